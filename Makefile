@@ -1,0 +1,37 @@
+# One verb per task, the same for people and CI.
+SHELL := /bin/bash
+VENV := .venv/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup up test test-fast lint bench migration clean
+
+setup:
+	@scripts/setup.sh
+
+## make up: set up, then run a complete one-machine region in the foreground
+up: setup
+	$(VENV)/hexagone up
+
+## make test: set up, then the whole suite on SQLite and on a real PostgreSQL
+test: setup
+	@PGURL=$$(scripts/pg-start.sh) && \
+	HEXAGONE_TEST_PG_URL=$$PGURL $(VENV)/python -m pytest -q $(PYTEST_ARGS)
+
+## the fast set: pure and contract tests only
+test-fast: setup
+	$(VENV)/python -m pytest -q -m "unit or contract"
+
+lint: setup
+	$(VENV)/ruff check src tests bench
+	$(VENV)/mypy
+	$(VENV)/lint-imports
+
+bench: setup
+	@PGURL=$$(scripts/pg-start.sh) && HEXAGONE_TEST_PG_URL=$$PGURL $(VENV)/python -m bench
+
+## regenerate the migration after a model change (see docs/operations.md)
+migration: setup
+	$(VENV)/python -m hexagone.db.autogen "$(MSG)"
+
+clean:
+	rm -rf .data .pytest_cache build *.egg-info

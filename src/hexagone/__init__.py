@@ -1,0 +1,3 @@
+"""Hexagone: an open-source sovereign cloud platform."""
+
+__version__ = "0.1.0"

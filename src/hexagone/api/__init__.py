@@ -1,0 +1,1 @@
+"""The HTTP entry point: FastAPI app, thin route handlers, error mapping."""

@@ -1,0 +1,52 @@
+"""The FastAPI application factory. Knows routes and error mapping; gets its parts injected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
+
+from hexagone import __version__
+from hexagone.api import problems
+from hexagone.api.middleware import RequestContext
+from hexagone.api.routes import audit, auth, meta, orgs, regions, users
+from hexagone.clock import Clock
+from hexagone.db.base import Database
+from hexagone.errors import HexagoneError
+from hexagone.identity.credentials import Hasher
+from hexagone.settings import Settings
+
+ROUTERS = [meta.router, auth.router, orgs.router, users.router, regions.router, audit.router]
+
+
+def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,
+               extras: dict[str, Any] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Hexagone API",
+        version=__version__,
+        description="Native REST API of Hexagone, the open-source sovereign cloud. Errors are RFC 9457 "
+        "problem+json; lists are cursor-paginated; creates accept Idempotency-Key.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.clock = clock
+    app.state.hasher = hasher
+    app.state.extras = extras or {}
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_exception_handler(HexagoneError, problems.on_hexagone_error)
+    app.add_exception_handler(RequestValidationError, problems.on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
+    app.add_exception_handler(Exception, problems.on_unexpected)
+    return app
+
+
+def wrap(app: FastAPI, settings: Settings) -> ASGIApp:
+    """The outermost layer: request ids and body limits apply before anything else."""
+    return RequestContext(app, settings.max_body_bytes, large_body_paths=("/v1/images/",))

@@ -1,0 +1,80 @@
+"""Request-scoped dependencies: the use case context (session, clock, actor, principal)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+
+from hexagone.api.routing import PUBLIC
+from hexagone.audit.service import Actor
+from hexagone.errors import InvalidInput, Unauthenticated
+from hexagone.identity.auth import authenticate
+from hexagone.usecase import UseCase
+
+
+def _credential(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("Send credentials as 'Authorization: Bearer <token or API key>'.")
+        return value.strip()
+    return request.headers.get("x-api-key") or request.headers.get("x-auth-token")
+
+
+def build_use_case(request: Request, permission: str = "") -> UseCase:
+    state = request.app.state
+    client = request.client.host if request.client else ""
+    actor = Actor(source_ip=client, request_id=getattr(request.state, "request_id", ""))
+    uc = UseCase(
+        session=request.state.session, now=state.clock.now(), settings=state.settings, hasher=state.hasher,
+        actor=actor, permission=permission, extras=dict(state.extras),
+    )
+    return uc
+
+
+def get_use_case(request: Request) -> UseCase:
+    route = request.scope.get("route")
+    permission = getattr(getattr(route, "endpoint", None), "__hexagone_permission__", None)
+    if permission is None:
+        raise RuntimeError(f"route {request.url.path} has no declared policy")
+    uc = build_use_case(request, permission)
+    if permission == PUBLIC:
+        return uc
+    credential = _credential(request)
+    if not credential:
+        raise Unauthenticated("Authentication is required: log in (POST /v1/auth/login) or send an API key.")
+    principal, token = authenticate(uc, credential)
+    uc.principal = principal
+    uc.extras["token"] = token
+    uc.actor.user_id, uc.actor.name, uc.actor.org_id = principal.user_id, principal.name, principal.org_id
+    uc.actor.api_key_id = principal.api_key_id
+    request.state.principal = principal
+    return uc
+
+
+UC = Annotated[UseCase, Depends(get_use_case)]
+
+
+class Page:
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
+        cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+
+PageQ = Annotated[Page, Depends()]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def page_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidInput(message)

@@ -1,0 +1,49 @@
+"""``Idempotency-Key`` on creates: a retried create returns the first result, in the same
+transaction as the create itself; the same key with a different request is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from hexagone.db.models import IdempotencyRecord
+from hexagone.errors import Conflict
+from hexagone.ids import new_id
+from hexagone.usecase import UseCase
+
+
+def _request_hash(method: str, path: str, payload: Any) -> str:
+    body = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
+
+
+def run_create(
+    uc: UseCase, key: str | None, method: str, path: str, payload: Any, create: Callable[[], Any],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run ``create`` once per (principal, key); replay its stored answer afterwards."""
+    if not key:
+        return JSONResponse(jsonable_encoder(create()), status_code=status_code)
+    principal = uc.principal.api_key_id or uc.principal.user_id if uc.principal else "anonymous"
+    digest = _request_hash(method, path, payload)
+    found = uc.session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+    ).scalar_one_or_none()
+    if found is not None:
+        if found.request_hash != digest:
+            raise Conflict("This Idempotency-Key was already used for a different request; use a new key.")
+        return JSONResponse(json.loads(found.body), status_code=found.status_code,
+                            headers={"Idempotent-Replayed": "true"})
+    body = jsonable_encoder(create())
+    uc.session.add(IdempotencyRecord(
+        id=new_id(), principal=principal, key=key, request_hash=digest, status_code=status_code,
+        body=json.dumps(body).encode(), created_at=uc.now,
+    ))
+    uc.session.flush()
+    return JSONResponse(body, status_code=status_code)

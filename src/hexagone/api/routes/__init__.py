@@ -1,0 +1,1 @@
+"""Route modules of the native API, one per area."""

@@ -1,0 +1,72 @@
+"""/v1/audit: query, export (JSON lines, CSV) and verify the hash-chained trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from fastapi.responses import Response
+
+from hexagone.api.deps import UC
+from hexagone.api.routing import endpoint, new_router
+from hexagone.audit import queries
+from hexagone.audit.service import to_csv, to_jsonl, verify_chain
+from hexagone.identity.orgs import org_target, root_org
+
+router = new_router("/v1/audit", "audit")
+
+
+def _filters(org_id: str | None, action: str | None, actor_user_id: str | None, resource_id: str | None,
+             result: str | None, since: dt.datetime | None, until: dt.datetime | None) -> dict[str, Any]:
+    return {"org_id": org_id, "action": action, "actor_user_id": actor_user_id, "resource_id": resource_id,
+            "result": result, "since": since, "until": until}
+
+
+Str36 = Annotated[str | None, Query(max_length=36)]
+Str64 = Annotated[str | None, Query(max_length=64)]
+
+
+@endpoint(router, "GET", "/events", permission="audit.read")
+def list_events(
+    uc: UC,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
+    result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Records touching your subtree, oldest first; ``next_cursor`` continues."""
+    items, nxt = queries.query(uc, limit, cursor,
+                               _filters(org_id, action, actor_user_id, resource_id, result, since, until))
+    return {"items": items, "next_cursor": str(nxt) if nxt else None}
+
+
+@endpoint(router, "GET", "/export", permission="audit.read")
+def export(
+    uc: UC,
+    format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",  # noqa: A002
+    org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
+    result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+) -> Response:
+    """Your whole visible trail as JSON lines or CSV (each record carries its hash links)."""
+    filters = _filters(org_id, action, actor_user_id, resource_id, result, since, until)
+    events: list[dict[str, Any]] = []
+    cursor = None
+    while len(events) < queries.MAX_EXPORT:
+        page, cursor = queries.query(uc, 1000, cursor, filters)
+        events.extend(page)
+        if cursor is None:
+            break
+    if format == "csv":
+        return Response(to_csv(events), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+    return Response(to_jsonl(events), media_type="application/x-ndjson",
+                    headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})
+
+
+@endpoint(router, "GET", "/verify", permission="audit.verify")
+def verify(uc: UC) -> dict[str, Any]:
+    """Walk the whole chain (operator only): reports the first modified, missing or truncated record."""
+    uc.authorize(org_target(root_org(uc)), "audit.verify", what="audit trail")
+    res = verify_chain(uc.session)
+    return {"ok": res.ok, "checked": res.checked, "first_bad_seq": res.first_bad_seq, "reason": res.reason}

@@ -1,0 +1,86 @@
+"""/v1/auth: login, logout, whoami, second factor, password change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from hexagone.api.deps import UC
+from hexagone.api.problems import error_response
+from hexagone.api.routing import PUBLIC, endpoint, new_router
+from hexagone.api.schemas import LoginIn, PasswordChangeIn, TotpConfirmIn, user_out
+from hexagone.identity import auth
+
+router = new_router("/v1/auth", "auth")
+
+
+@endpoint(router, "POST", "/login", permission=PUBLIC)
+def login(body: LoginIn, uc: UC, request: Request) -> Any:
+    """Exchange a login and password (and TOTP code) for a bearer token."""
+    request.state.commit_anyway = True  # a failed attempt's audit record and counter must persist
+    result = auth.login(uc, body.username, body.password, body.totp_code, body.recovery_code)
+    if result.error is not None:
+        return error_response(request, result.error)
+    assert result.token_row is not None and result.user is not None
+    return JSONResponse(
+        {
+            "token": result.token,
+            "token_id": result.token_row.id,
+            "expires_at": result.token_row.expires_at.isoformat(),
+            "user": {"id": result.user.id, "name": result.user.name, "org_id": result.user.org_id},
+            "mfa": result.token_row.mfa,
+            "restricted": result.token_row.restricted,
+            "warnings": result.warnings,
+        },
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@endpoint(router, "POST", "/logout", permission="self.read", status_code=204)
+def logout(uc: UC) -> None:
+    """Revoke the bearer token sent with this request."""
+    auth.logout(uc, uc.extras.get("token"))
+
+
+@endpoint(router, "GET", "/whoami", permission="self.read")
+def whoami(uc: UC) -> dict[str, Any]:
+    p = uc.require_principal()
+    from hexagone.db.models import Organisation, User
+
+    user = uc.session.get(User, p.user_id)
+    org = uc.session.get(Organisation, p.org_id)
+    return {
+        "user": user_out(user),
+        "organisation": {"id": org.id, "name": org.name, "kind": org.kind} if org else None,
+        "grants": [{"role": g.role, "scope_type": g.scope_type, "scope_id": g.scope_id} for g in p.grants],
+        "api_key_id": p.api_key_id,
+        "restricted": p.restricted,
+    }
+
+
+@endpoint(router, "POST", "/totp", permission="self.update", status_code=201)
+def totp_begin(uc: UC) -> dict[str, Any]:
+    """Start TOTP enrolment: returns the secret and an otpauth:// URI for an authenticator app."""
+    secret, uri = auth.totp_begin(uc)
+    return {"secret": secret, "otpauth_uri": uri}
+
+
+@endpoint(router, "POST", "/totp/confirm", permission="self.update")
+def totp_confirm(body: TotpConfirmIn, uc: UC) -> dict[str, Any]:
+    """Finish enrolment with a current code; returns ten single-use recovery codes, shown once."""
+    return {"recovery_codes": auth.totp_confirm(uc, body.code),
+            "note": "Store these recovery codes safely: they are shown only once. Log in again."}
+
+
+@endpoint(router, "POST", "/totp/disable", permission="self.update", status_code=204)
+def totp_disable(body: TotpConfirmIn, uc: UC) -> None:
+    auth.totp_disable(uc, body.code)
+
+
+@endpoint(router, "POST", "/password", permission="self.update", status_code=204)
+def change_password(body: PasswordChangeIn, uc: UC) -> None:
+    """Change your password; every token of yours is revoked."""
+    auth.change_password(uc, body.current_password, body.new_password)

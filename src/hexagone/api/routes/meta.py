@@ -1,0 +1,21 @@
+"""Unauthenticated service information."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import text
+
+from hexagone import __version__
+from hexagone.api.deps import UC
+from hexagone.api.routing import PUBLIC, endpoint, new_router
+
+router = new_router("/v1", "meta")
+
+
+@endpoint(router, "GET", "/health", permission=PUBLIC)
+def health(uc: UC, request: Request) -> dict[str, Any]:
+    """Liveness and database reachability."""
+    uc.session.execute(text("SELECT 1"))
+    return {"status": "ok", "version": __version__, "region": request.app.state.settings.region}

@@ -1,0 +1,63 @@
+"""Every endpoint declares its policy here, and every request runs in one transaction.
+
+``endpoint(router, "GET", "/path", permission="org.read")`` registers the route and records its
+permission in ``POLICIES``; a test fails if any route of the app is missing from it. The
+``TransactionalRoute`` opens the request's session, commits it after the handler returned a success
+(or a handled failure that must be kept, such as a failed login's audit record) and before the
+response leaves, and rolls it back on any error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+PUBLIC = "public"
+POLICIES: dict[tuple[str, str], str] = {}
+
+
+class TransactionalRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            db = request.app.state.db
+            write = request.method not in ("GET", "HEAD", "OPTIONS")
+            session = db.session(write=write)
+            request.state.session = session
+            try:
+                response = await original(request)
+                if write and (response.status_code < 400 or getattr(request.state, "commit_anyway", False)):
+                    await run_in_threadpool(session.commit)
+                else:
+                    await run_in_threadpool(session.rollback)
+                return response
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return handler
+
+
+def new_router(prefix: str, tag: str) -> APIRouter:
+    return APIRouter(prefix=prefix, tags=[tag], route_class=TransactionalRoute)
+
+
+def endpoint(
+    router: APIRouter, method: str, path: str, *, permission: str, status_code: int = 200, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route with its permission (``PUBLIC`` for unauthenticated endpoints)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        POLICIES[(method, router.prefix + path)] = permission
+        fn.__hexagone_permission__ = permission  # type: ignore[attr-defined]
+        router.add_api_route(path, fn, methods=[method], status_code=status_code, **kwargs)
+        return fn
+
+    return decorate

@@ -1,0 +1,1 @@
+"""Authorisation: one pure policy decides every request (``policy.decide``)."""

@@ -1,0 +1,1 @@
+"""Compute: the driver seam between host agents and hypervisors."""

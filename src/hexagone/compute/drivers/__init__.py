@@ -1,0 +1,1 @@
+"""Implementations of ``hexagone.compute.driver.ComputeDriver``: ``fake`` and ``qemu``."""

@@ -1,0 +1,1 @@
+"""Adapters to the state store: SQLAlchemy models, engine and sessions, Alembic migrations."""

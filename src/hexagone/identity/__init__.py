@@ -1,0 +1,1 @@
+"""Identity: organisations, projects, users, credentials (passwords, tokens, API keys, TOTP)."""

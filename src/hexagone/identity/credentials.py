@@ -1,0 +1,47 @@
+"""Hashing of secrets: argon2id for passwords, a keyed hash (HMAC-SHA256) for high-entropy tokens
+and API keys, and a dummy verification so an unknown user costs the same as a wrong password."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+
+class Hasher:
+    def __init__(self, key: bytes, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
+        self._key = key
+        self._ph = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        self._dummy = self._ph.hash(secrets.token_urlsafe(16))
+
+    def hash_password(self, password: str) -> str:
+        return self._ph.hash(password)
+
+    def verify_password(self, stored: str | None, password: str) -> bool:
+        """Always runs one argon2id verification, against a dummy hash when ``stored`` is None."""
+        try:
+            return self._ph.verify(stored or self._dummy, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self._ph.check_needs_rehash(stored)
+
+    def keyed(self, secret: str) -> str:
+        """Keyed hash of a high-entropy secret (token, API key, recovery code)."""
+        return hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def new_token() -> str:
+    return "hxt_" + secrets.token_urlsafe(32)
+
+
+def new_api_key() -> tuple[str, str]:
+    """(visible prefix, full secret). The prefix identifies the key in listings."""
+    prefix = secrets.token_hex(4)
+    return prefix, f"hxk_{prefix}_{secrets.token_urlsafe(32)}"

@@ -1,0 +1,1 @@
+"""Guest images: building the tiny and Debian images, inspecting uploads."""

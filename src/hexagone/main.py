@@ -1,0 +1,16 @@
+"""The ``hexagone`` command: the HTTP-only CLI plus the server-side commands (up, init)."""
+
+from __future__ import annotations
+
+from hexagone.cli.app import app
+from hexagone.server import init, up
+
+
+def main() -> None:
+    app.command("up")(up)
+    app.command("init")(init)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Typed settings, read once at the entry point and passed explicitly.
+
+Sources, highest priority first: environment variables ``HEXAGONE_*``, the config file named by
+``HEXAGONE_CONFIG`` (TOML; default ``<data_dir>/hexagone.toml`` if it exists), then the defaults
+below. Every field is documented in ``docs/settings.md`` (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEXAGONE_", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Where the SQLite file, images and instance state live.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL. Empty: SQLite file `hexagone.db` in the data directory (WAL)."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key for hashing tokens and API keys (HMAC). Empty: generated once into "
+        "`<data_dir>/secret.key` (mode 0600).",
+    )
+    host: str = Field("127.0.0.1", description="Address the control plane listens on.")
+    port: int = Field(8080, description="Port the control plane listens on.")
+    public_url: str = Field("", description="URL clients use to reach the API. Empty: http://host:port.")
+    workers: int = Field(1, description="Uvicorn worker processes.")
+    single_machine: bool = Field(
+        False,
+        description="One-machine region started by `make up`: operator administrators are warned, not "
+        "forced, to enrol a second factor.",
+    )
+    region: str = Field("local", description="Name of the region `hexagone up` creates for this machine.")
+    region_country: str = Field("FR", description="Jurisdiction (ISO 3166 country) of that region.")
+    operator_name: str = Field("Hexagone Operator", description="Name of the operator organisation at bootstrap.")
+    admin_user: str = Field("admin", description="Login of the first operator administrator.")
+    admin_password: SecretStr | None = Field(
+        None, description="Password of the first administrator. Empty: generated and printed once."
+    )
+    token_ttl_seconds: int = Field(12 * 3600, description="Lifetime of a bearer token.")
+    max_body_bytes: int = Field(1024 * 1024, description="Largest JSON request body accepted (413 above).")
+    login_max_failures: int = Field(5, description="Failed logins before an account is locked.")
+    login_lockout_seconds: int = Field(900, description="How long a locked account stays locked.")
+    password_min_length: int = Field(12, description="Shortest password accepted.")
+    argon2_time_cost: int = Field(3, description="argon2id iterations (RFC 9106 second recommendation: 3).")
+    argon2_memory_kib: int = Field(65536, description="argon2id memory in KiB (RFC 9106: 64 MiB).")
+    argon2_parallelism: int = Field(4, description="argon2id lanes.")
+    log_json: bool = Field(False, description="Write logs as JSON lines (production).")
+    log_level: str = Field("INFO", description="Log level.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hexagone.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def hashing_key(self) -> bytes:
+        """The HMAC key for tokens and API keys; created once in the data directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex())
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the config file and the environment; keyword overrides win."""
+    file_values: dict[str, Any] = {}
+    config = os.environ.get("HEXAGONE_CONFIG")
+    if config:
+        file_values = tomllib.loads(Path(config).read_text())
+    else:
+        default = Path(os.environ.get("HEXAGONE_DATA_DIR", ".data")) / "hexagone.toml"
+        if default.exists():
+            file_values = tomllib.loads(default.read_text())
+    env_settings = Settings()
+    merged = {**file_values}
+    for name in Settings.model_fields:
+        if f"HEXAGONE_{name.upper()}" in os.environ:
+            merged[name] = getattr(env_settings, name)
+    merged.update(overrides)
+    return Settings(**merged)
