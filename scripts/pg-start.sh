@@ -15,7 +15,7 @@ mkdir -p "$DIR" "$SOCK"
 [ "$(id -u)" = 0 ] && chown postgres "$DIR" "$SOCK" && chmod 700 "$DIR"
 if ! "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
   if [ ! -f "$DIR/PG_VERSION" ]; then
-    as_pg "$BIN/initdb" -q -D "$DIR" -U postgres -A trust --no-sync >/dev/null
+    as_pg "$BIN/initdb" -D "$DIR" -U postgres -A trust --no-sync >/dev/null
   fi
   as_pg "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -t 60 \
     -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
