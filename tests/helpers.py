@@ -33,6 +33,9 @@ class Session:
     def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
         return self.client.patch(path, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
+    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.put(path, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
     def delete(self, path: str, **kw: Any) -> Any:
         return self.client.delete(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 

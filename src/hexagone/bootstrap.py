@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -85,3 +86,56 @@ def initialise(rt: Runtime) -> InitResult:
         uc.audit("operator.bootstrap", "organisation", oid, oid, root.path,
                  details={"admin": s.admin_user, "region": s.region})
         return InitResult(True, s.admin_user, password if generated else None, oid)
+
+
+def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: str = "10.200.0.1/24"):  # type: ignore[no-untyped-def]
+    """The compute driver for an agent: ``qemu`` (real VMs, needs root and QEMU) or ``fake``."""
+    if kind == "fake":
+        from hexagone.compute.drivers.fake import FakeDriver
+
+        return FakeDriver()
+    from hexagone.compute.drivers.hostnet import HostNetworkConfig
+    from hexagone.compute.drivers.qemu import QemuDriver, QemuDriverConfig
+
+    net = HostNetworkConfig(namespace=namespace, bridge="hxbr0", address=cidr, runtime_dir=state_dir / "run")
+    return QemuDriver(QemuDriverConfig(state_dir=state_dir / "qemu", network=net))
+
+
+def local_join_token(rt: Runtime, ttl_seconds: int = 3600) -> str:
+    """A join token for the agent `hexagone up` starts on this machine (written directly: the
+    server process is the operator here)."""
+    import datetime as dt
+
+    from hexagone.db.compute_models import HostJoinToken
+
+    raw = "hxj_" + secrets.token_urlsafe(32)
+    with rt.db.write() as session:
+        region = session.execute(select(Region).where(Region.name == rt.settings.region)).scalar_one()
+        zone = session.execute(select(Zone).where(Zone.region_id == region.id).order_by(Zone.name)).scalars().first()
+        assert zone is not None
+        now = rt.clock.now()
+        session.add(HostJoinToken(id=new_id(), token_hash=rt.hasher.keyed(raw), region_id=region.id,
+                                  zone_id=zone.id, expires_at=now + dt.timedelta(seconds=ttl_seconds), created_at=now))
+    return raw
+
+
+def ensure_catalogue(rt: Runtime, image_dir: Path | None) -> list[str]:
+    """Default flavors and, when given, the tiny system image: what a fresh region needs to boot."""
+    from hexagone.db.compute_models import Flavor
+
+    done = []
+    with rt.db.write() as session:
+        now = rt.clock.now()
+        for name, vcpus, ram, disk in (("tiny", 1, 256, 1), ("small", 1, 1024, 10), ("medium", 2, 4096, 40)):
+            if session.execute(select(Flavor.id).where(Flavor.name == name)).first() is None:
+                session.add(Flavor(id=new_id(), name=name, vcpus=vcpus, ram_mb=ram, disk_gb=disk, is_public=True,
+                                   description="", disabled=False, created_at=now))
+                done.append(f"flavor {name}")
+        if image_dir is not None:
+            from hexagone.compute.images import register_system_image
+
+            uc = UseCase(session=session, now=now, settings=rt.settings, hasher=rt.hasher,
+                         actor=Actor(name="bootstrap", source_ip="local"))
+            register_system_image(uc, "tiny", image_dir)
+            done.append("image tiny")
+    return done

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from hexagone.cli.app import app
-from hexagone.server import init, up
+from hexagone.server import agent, init, up
 
 
 def main() -> None:
     app.command("up")(up)
     app.command("init")(init)
+    app.command("agent")(agent)
     app()
 
 

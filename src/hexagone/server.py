@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from hexagone import logs
-from hexagone.bootstrap import build_asgi, build_runtime, initialise
+from hexagone.bootstrap import (
+    build_asgi,
+    build_runtime,
+    ensure_catalogue,
+    initialise,
+    local_join_token,
+    make_driver,
+)
 from hexagone.settings import load_settings
 
 server_app = typer.Typer(add_completion=False)
@@ -79,5 +92,65 @@ def up(
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"login: {res.admin_name}\npassword: {res.admin_password}\n")
+    if settings.local_agent:
+        threading.Thread(target=_start_local_region, args=(rt, url), daemon=True).start()
     uvicorn.run(build_asgi(rt), host=settings.host, port=settings.port, log_level="warning",
                 workers=1, access_log=False)
+
+
+def _start_local_region(rt, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Build (or reuse) the tiny image, register the default catalogue, and start this machine's
+    compute agent as a child process. Runs beside the API so it answers at once."""
+    settings = rt.settings
+    driver = settings.local_agent_driver
+    if driver == "qemu" and (os.geteuid() != 0 or shutil.which("qemu-system-x86_64") is None):
+        typer.echo("  Warning: QEMU needs root and qemu-system-x86_64; the local agent uses the fake driver.")
+        driver = "fake"
+    image_dir = None
+    if driver == "qemu":
+        try:
+            from hexagone.images.tiny import build_tiny
+
+            image_dir = settings.data_dir / "image-build" / "tiny"
+            typer.echo("  Building the tiny guest image (cached after the first run)...")
+            build_tiny(image_dir)
+        except Exception as exc:  # the region still works with uploaded images
+            typer.echo(f"  Warning: the tiny image could not be built ({exc}); upload an image instead.")
+            image_dir = None
+    for line in ensure_catalogue(rt, image_dir):
+        typer.echo(f"  Catalogue: created {line}")
+    state_dir = settings.data_dir / "agent"
+    env = dict(os.environ)
+    if not (state_dir / "credential").exists():
+        env["HEXAGONE_JOIN_TOKEN"] = local_join_token(rt)
+    import time
+
+    time.sleep(1.0)  # let the API start listening
+    cmd = [sys.executable, "-m", "hexagone.main", "agent", "--url", url, "--state-dir", str(state_dir),
+           "--name", socket.gethostname(), "--driver", driver]
+    proc = subprocess.Popen(cmd, env=env)
+    typer.echo(f"  Compute agent started (driver {driver}, pid {proc.pid}); `hexagone host list` shows it.")
+    atexit.register(proc.terminate)
+
+
+@server_app.command()
+def agent(
+    url: Annotated[str, typer.Option(envvar="HEXAGONE_AGENT_URL", help="Control plane URL.")],
+    state_dir: Annotated[Path, typer.Option(envvar="HEXAGONE_AGENT_STATE_DIR", help="Agent state directory.")] = Path(
+        "/var/lib/hexagone/agent"
+    ),
+    name: Annotated[str, typer.Option(help="Host name to join with.")] = "",
+    join_token: Annotated[str | None, typer.Option(envvar="HEXAGONE_JOIN_TOKEN", help="One-time join token.")] = None,
+    driver: Annotated[str, typer.Option(help="qemu or fake.")] = "qemu",
+    namespace: Annotated[str, typer.Option(help="Network namespace of the host network.")] = "hx-local",
+    cidr: Annotated[str, typer.Option(help="Address of the host bridge (default network).")] = "10.200.0.1/24",
+) -> None:
+    """Run the compute agent of this host: join, pull desired state, converge, report."""
+    from hexagone.agent.loop import Agent, AgentConfig
+
+    logs.configure("INFO", False)
+    drv = make_driver(driver, state_dir, namespace, cidr)
+    net = cidr.rsplit(".", 1)[0] + ".0/" + cidr.split("/")[1] if driver == "qemu" else None
+    cfg = AgentConfig(url=url, state_dir=state_dir, name=name or socket.gethostname(), join_token=join_token,
+                      network_cidr=net)
+    Agent(cfg, drv).run_forever()

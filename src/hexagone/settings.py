@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, description="argon2id iterations (RFC 9106 second recommendation: 3).")
     argon2_memory_kib: int = Field(65536, description="argon2id memory in KiB (RFC 9106: 64 MiB).")
     argon2_parallelism: int = Field(4, description="argon2id lanes.")
+    scheduler_strategy: str = Field("spread", description="Placement weigher: spread (most free RAM first) or pack.")
+    build_timeout_seconds: int = Field(900, description="An instance still BUILDING after this goes to ERROR.")
+    heartbeat_grace_seconds: int = Field(45, description="A host silent for longer is marked down (instances UNKNOWN).")
+    image_max_bytes: int = Field(20 * 2**30, description="Largest image upload accepted (413 above).")
+    local_agent: bool = Field(True, description="`hexagone up` also runs a compute agent for this machine.")
+    local_agent_driver: str = Field("qemu", description="Driver of that local agent: qemu or fake.")
     log_json: bool = Field(False, description="Write logs as JSON lines (production).")
     log_level: str = Field("INFO", description="Log level.")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,19 +15,30 @@ from starlette.types import ASGIApp
 from hexagone import __version__
 from hexagone.api import problems
 from hexagone.api.middleware import RequestContext
-from hexagone.api.routes import audit, auth, meta, orgs, regions, users
+from hexagone.api.routes import audit, auth, catalogue, compute, hosts, meta, orgs, regions, users
 from hexagone.clock import Clock
+from hexagone.compute.jobs import periodic
+from hexagone.compute.notify import HostNotifier
 from hexagone.db.base import Database
 from hexagone.errors import HexagoneError
 from hexagone.identity.credentials import Hasher
 from hexagone.settings import Settings
 
-ROUTERS = [meta.router, auth.router, orgs.router, users.router, regions.router, audit.router]
+ROUTERS = [meta.router, auth.router, orgs.router, users.router, regions.router, audit.router,
+           compute.router, hosts.router, hosts.agent_router, catalogue.router]
 
 
 def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,
                extras: dict[str, Any] | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(periodic(app.state)) if app.state.extras.get("periodic_jobs", True) else None
+        yield
+        if task is not None:
+            task.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Hexagone API",
         version=__version__,
         description="Native REST API of Hexagone, the open-source sovereign cloud. Errors are RFC 9457 "
@@ -37,7 +51,7 @@ def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,
     app.state.db = db
     app.state.clock = clock
     app.state.hasher = hasher
-    app.state.extras = extras or {}
+    app.state.extras = {"notifier": HostNotifier(), **(extras or {})}
     for router in ROUTERS:
         app.include_router(router)
     app.add_exception_handler(HexagoneError, problems.on_hexagone_error)

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
 
-from hexagone.api.routing import PUBLIC
+from hexagone.api.routing import AGENT, PUBLIC
 from hexagone.audit.service import Actor
+from hexagone.db.pagination import decode_cursor
 from hexagone.errors import InvalidInput, Unauthenticated
 from hexagone.identity.auth import authenticate
+from hexagone.ids import is_id
 from hexagone.usecase import UseCase
 
 
@@ -42,6 +44,13 @@ def get_use_case(request: Request) -> UseCase:
     uc = build_use_case(request, permission)
     if permission == PUBLIC:
         return uc
+    if permission == AGENT:
+        from hexagone.compute.hosts import authenticate_agent
+
+        host = authenticate_agent(uc, _credential(request))
+        uc.extras["host"] = host
+        uc.actor.name = f"agent:{host.name}"
+        return uc
     credential = _credential(request)
     if not credential:
         raise Unauthenticated("Authentication is required: log in (POST /v1/auth/login) or send an API key.")
@@ -63,6 +72,8 @@ class Page:
         limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
         cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
     ) -> None:
+        if cursor is not None and not is_id(decode_cursor(cursor)):
+            raise InvalidInput("The cursor is not one this API returned; start again without it.")
         self.limit = limit
         self.cursor = cursor
 

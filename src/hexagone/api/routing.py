@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 PUBLIC = "public"
+AGENT = "agent"  # authenticated by a host credential, not a user
 POLICIES: dict[tuple[str, str], str] = {}
 
 
@@ -33,6 +34,8 @@ class TransactionalRoute(APIRoute):
                 response = await original(request)
                 if write and (response.status_code < 400 or getattr(request.state, "commit_anyway", False)):
                     await run_in_threadpool(session.commit)
+                    for callback in session.info.pop("after_commit", []):
+                        callback()
                 else:
                     await run_in_threadpool(session.rollback)
                 return response

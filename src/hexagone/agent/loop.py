@@ -1,0 +1,208 @@
+"""The agent's reconcile loop. Every step is idempotent and safe to repeat after a crash:
+desired state comes from the control plane, actual state from the driver (which keeps its own
+state on disk), and the small local memory of done reboots lives in the state directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hexagone.agent.client import AgentClient
+from hexagone.agent.images import ImageCache
+from hexagone.compute.driver import ComputeDriver, InstanceSpec, PowerState
+from hexagone.errors import HexagoneError, PermanentError, TemporaryError
+
+log = logging.getLogger("hexagone.agent")
+VERSION = "0.1.0"
+
+
+@dataclass
+class AgentConfig:
+    url: str
+    state_dir: Path
+    name: str
+    join_token: str | None = None
+    heartbeat_interval: float = 10.0
+    poll_wait: float = 10.0
+    busy_poll: float = 1.0
+    stop_timeout: float = 30.0
+    network_cidr: str | None = None
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, driver: ComputeDriver) -> None:
+        self.config = config
+        self.driver = driver
+        self.state_dir = config.state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.client = AgentClient(config.url)
+        self.images = ImageCache(self.state_dir / "image-cache", self.client)
+        self.revision = 0
+        self.desired: dict[str, dict[str, Any]] = {}
+        self._last_heartbeat = 0.0
+        self._console_sent: dict[str, int] = {}
+        self._errors: dict[str, str] = {}
+        self._retry_at: dict[str, float] = {}
+        self._pending: set[str] = set()
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def _inventory(self) -> dict[str, Any]:
+        inv = self.driver.inventory()
+        caps = {k: v for k, v in self.driver.capabilities().items() if isinstance(v, str | int | float | bool)}
+        if self.config.network_cidr:
+            caps["network_cidr"] = self.config.network_cidr
+        return {"vcpus": inv.vcpus, "ram_mb": inv.ram_mb, "disk_gb": inv.disk_gb,
+                "capabilities": caps, "agent_version": VERSION}
+
+    def ensure_joined(self) -> None:
+        cred_file = self.state_dir / "credential"
+        if cred_file.exists():
+            self.client.credential = cred_file.read_text().strip()
+            return
+        if not self.config.join_token:
+            raise PermanentError("This host has not joined a region: pass --join-token (ask the operator for one).")
+        res = self.client.join(self.config.join_token, self.config.name, self._inventory())
+        fd = os.open(cred_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(res["credential"])
+        self.client.credential = res["credential"]
+        log.info("joined as host %s", res["host_id"])
+
+    # -- local memory of reboots ------------------------------------------------------------
+
+    def _reboots(self) -> dict[str, int]:
+        path = self.state_dir / "reboots.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _set_reboot(self, instance_id: str, seq: int) -> None:
+        data = self._reboots()
+        data[instance_id] = seq
+        tmp = self.state_dir / ".reboots.json"
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.state_dir / "reboots.json")
+
+    # -- one round -----------------------------------------------------------------------------
+
+    def step(self, wait: float | None = None) -> None:
+        """Heartbeat if due, pull desired state (long-poll), converge, report."""
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.config.heartbeat_interval:
+            self.client.heartbeat(self._inventory())
+            self._last_heartbeat = now
+        res = self.client.desired(self.revision, self.config.poll_wait if wait is None else wait)
+        if res.get("changed"):
+            self.revision = int(res["revision"])
+            self.desired = {i["instance_id"]: i for i in res["instances"]}
+        self.converge()
+        self.report()
+
+    def busy(self) -> bool:
+        """True while some instance is in transition (the loop then polls faster)."""
+        return bool(self._pending)
+
+    def converge(self) -> None:
+        actual = {s.instance_id: s for s in self.driver.list_instances()}
+        reboots = self._reboots()
+        self._pending: set[str] = set()
+        for iid, want in self.desired.items():
+            if self._retry_at.get(iid, 0) > time.monotonic():
+                self._pending.add(iid)
+                continue
+            try:
+                self._converge_one(iid, want, actual.get(iid), reboots)
+            except TemporaryError as exc:
+                log.warning("instance %s: %s", iid, exc.message)
+                self._retry_at[iid] = time.monotonic() + exc.delay
+                self._pending.add(iid)
+            except HexagoneError as exc:
+                log.error("instance %s: %s", iid, exc.message)
+                self._errors[iid] = exc.message
+
+    def _converge_one(self, iid: str, want: dict[str, Any], have: Any, reboots: dict[str, int]) -> None:
+        power = want["desired_power"]
+        if power == "deleted":
+            self.driver.destroy(iid)
+            self._errors.pop(iid, None)
+            return
+        exists = have is not None and have.power_state is not PowerState.MISSING
+        if not exists:
+            if iid in self._errors:
+                return  # a permanent failure was reported; the user deletes or retries
+            if power == "stopped":
+                return
+            disk = self.images.ensure(want["image"])
+            spec = InstanceSpec(
+                instance_id=iid, name=want["name"], vcpus=want["vcpus"], ram_mb=want["ram_mb"],
+                disk_gb=want["disk_gb"], image_path=str(disk), image_format=want["image"].get("disk_format", "qcow2"),
+                ssh_authorized_keys=tuple(want.get("ssh_authorized_keys") or ()), user_data=want.get("user_data"),
+                hostname=want.get("hostname") or "", mac=want.get("mac") or "", ip=want.get("ip"),
+                metadata=want.get("metadata") or {},
+            )
+            self.driver.spawn(spec)
+            self._set_reboot(iid, int(want.get("reboot_seq", 0)))
+            self._pending.add(iid)
+            return
+        state = have.power_state
+        if power == "running":
+            if int(want.get("reboot_seq", 0)) > reboots.get(iid, 0):
+                if state in (PowerState.STOPPED, PowerState.CRASHED):
+                    self.driver.start(iid)
+                else:
+                    self.driver.reboot(iid, hard=False)
+                self._set_reboot(iid, int(want["reboot_seq"]))
+                self._pending.add(iid)
+            elif state is PowerState.STOPPED:
+                self.driver.start(iid)
+                self._pending.add(iid)
+            elif state is PowerState.PAUSED:
+                self.driver.unpause(iid)
+        elif power == "stopped" and state in (PowerState.RUNNING, PowerState.PAUSED):
+            self.driver.stop(iid, self.config.stop_timeout)
+
+    def report(self) -> None:
+        observations = []
+        reboots = self._reboots()
+        desired_ids = set(self.desired)
+        for iid, want in self.desired.items():
+            status = self.driver.status(iid)
+            obs: dict[str, Any] = {
+                "instance_id": iid, "power_state": status.power_state.value, "guest_ready": status.guest_ready,
+                "reboot_seq_done": reboots.get(iid, -1), "accel": status.accel,
+            }
+            if iid in self._errors and status.power_state is PowerState.MISSING and want["desired_power"] != "deleted":
+                obs["power_state"] = "ERROR"
+                obs["detail"] = self._errors[iid]
+            if status.power_state is not PowerState.MISSING and want["desired_power"] != "deleted":
+                if not status.guest_ready or iid in self._pending:
+                    self._pending.add(iid)
+                try:
+                    tail = self.driver.console_log(iid, 16384)
+                except HexagoneError:
+                    tail = ""
+                if tail and hash(tail) != self._console_sent.get(iid):
+                    obs["console_tail"] = tail
+                    self._console_sent[iid] = hash(tail)
+            observations.append(obs)
+        unmanaged = [s.instance_id for s in self.driver.list_instances() if s.instance_id not in desired_ids]
+        if unmanaged:
+            log.warning("unmanaged instances on this host (left alone): %s", ", ".join(unmanaged))
+        self.client.report(observations, unmanaged)
+
+    def run_forever(self) -> None:
+        self.ensure_joined()
+        self._pending = set()
+        while True:
+            try:
+                self.step(wait=self.config.busy_poll if self.busy() else None)
+            except TemporaryError as exc:
+                log.warning("%s", exc.message)
+                time.sleep(exc.delay)
+            except HexagoneError as exc:
+                log.error("%s", exc.message)
+                time.sleep(5)

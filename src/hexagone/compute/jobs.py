@@ -1,0 +1,34 @@
+"""Periodic control-plane jobs: mark silent hosts down, fail builds that never finished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from starlette.concurrency import run_in_threadpool
+
+from hexagone.audit.service import Actor
+from hexagone.compute import hosts
+from hexagone.usecase import UseCase
+
+log = logging.getLogger("hexagone.jobs")
+
+
+def run_once(app_state) -> None:  # type: ignore[no-untyped-def]
+    s = app_state.settings
+    with app_state.db.write() as session:
+        uc = UseCase(session=session, now=app_state.clock.now(), settings=s, hasher=app_state.hasher,
+                     actor=Actor(name="control-plane"), extras=dict(getattr(app_state, "extras", {})))
+        down = hosts.mark_down(uc, s.heartbeat_grace_seconds)
+        failed = hosts.fail_stuck_builds(uc, s.build_timeout_seconds)
+    if down or failed:
+        log.warning("periodic: %d host(s) marked down, %d build(s) failed", len(down), failed)
+
+
+async def periodic(app_state, interval: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(run_once, app_state)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("periodic job failed")
