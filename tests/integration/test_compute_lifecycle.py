@@ -108,3 +108,34 @@ def test_spawn_failure_gives_error_with_reason(api, rt, tmp_path, client):
             wait_for(lambda: state_of(t.member, iid) == 404)
         finally:
             agent.stop()
+
+
+def test_control_plane_restart_during_create(api, rt, tmp_path, client):
+    """The API accepts a create, then goes away before the agent acts; a new control-plane process
+    on the same database finishes the job: the instance ends RUNNING, created once, and a client
+    retrying with the same Idempotency-Key gets the same instance back."""
+    import httpx
+
+    t = tenant(api, rt, tmp_path)
+    driver = FakeDriver()
+    body = server_body(t, name="survivor")
+    key = {"Idempotency-Key": "create-survivor-1"}
+    with live_server(rt) as url:
+        agent = AgentThread(rt, url, tmp_path / "agent", driver).start()
+        agent.stop()  # the agent is not listening while the create lands
+        with httpx.Client(base_url=url, headers={**t.member.headers, **key}) as c:
+            first = c.post("/v1/instances", json=body)
+        assert first.status_code == 202
+    # the first control plane is gone; a new one starts on the same state
+    with live_server(rt) as url2:
+        with httpx.Client(base_url=url2, headers={**t.member.headers, **key}) as c:
+            again = c.post("/v1/instances", json=body)
+        assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+        agent2 = AgentThread(rt, url2, tmp_path / "agent", driver).start()
+        try:
+            iid = first.json()["id"]
+            wait_for(lambda: state_of(t.member, iid) == "RUNNING")
+            assert [s.instance_id for s in driver.list_instances()] == [iid]
+            assert len(t.member.ok("GET", "/v1/instances")["items"]) == 1
+        finally:
+            agent2.stop()

@@ -24,6 +24,9 @@ from hexagone.errors import HexagoneError
 from hexagone.identity.credentials import Hasher
 from hexagone.settings import Settings
 
+#: PUT bodies streamed to disk by their handler, which enforces its own (larger) limit.
+UPLOAD_PATHS = r"^/(v1/images|image/v2/images)/[^/]+/file$"
+
 ROUTERS = [meta.router, auth.router, orgs.router, users.router, regions.router, audit.router,
            compute.router, hosts.router, hosts.agent_router, catalogue.router]
 
@@ -63,4 +66,4 @@ def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,
 
 def wrap(app: FastAPI, settings: Settings) -> ASGIApp:
     """The outermost layer: request ids and body limits apply before anything else."""
-    return RequestContext(app, settings.max_body_bytes, large_body_paths=("/v1/images/",))
+    return RequestContext(app, settings.max_body_bytes, large_body_paths=UPLOAD_PATHS)

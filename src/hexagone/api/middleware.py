@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -24,10 +25,10 @@ class RequestContext:
     """Gives every request an id (``X-Request-Id``, echoed) and refuses bodies over the limit with
     413 — from Content-Length when given, while streaming otherwise — before any handler runs."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, large_body_paths: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, large_body_paths: str = "") -> None:
         self.app = app
         self.max_body = max_body_bytes
-        self.large_paths = large_body_paths
+        self.large_paths = re.compile(large_body_paths) if large_body_paths else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,7 +38,17 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if given and len(given) <= 64 and given.isprintable() else "req-" + secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
-        limit = None if scope["path"].startswith(self.large_paths) and self.large_paths else self.max_body
+        streamed = self.large_paths is not None and scope.get("method") == "PUT" and self.large_paths.match(scope["path"])
+        limit = None if streamed else self.max_body  # streamed uploads enforce their own limit
+        if "\x00" in scope["path"] or b"%00" in (scope.get("query_string") or b""):
+            body = _problem_bytes(400, "invalid-input", "Invalid input",
+                                  "The address contains a NUL character; remove it.", request_id, "")
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/problem+json"),
+                                    (b"content-length", str(len(body)).encode()),
+                                    (b"x-request-id", request_id.encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
