@@ -128,9 +128,18 @@ def _start_local_region(rt, url: str) -> None:  # type: ignore[no-untyped-def]
     time.sleep(1.0)  # let the API start listening
     cmd = [sys.executable, "-m", "hexagone.main", "agent", "--url", url, "--state-dir", str(state_dir),
            "--name", socket.gethostname(), "--driver", driver]
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
     typer.echo(f"  Compute agent started (driver {driver}, pid {proc.pid}); `hexagone host list` shows it.")
     atexit.register(proc.terminate)
+
+
+def _die_with_parent() -> None:
+    """In the agent child: receive SIGTERM when `hexagone up` dies, however it dies (Linux)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @server_app.command()
@@ -152,5 +161,5 @@ def agent(
     drv = make_driver(driver, state_dir, namespace, cidr)
     net = cidr.rsplit(".", 1)[0] + ".0/" + cidr.split("/")[1] if driver == "qemu" else None
     cfg = AgentConfig(url=url, state_dir=state_dir, name=name or socket.gethostname(), join_token=join_token,
-                      network_cidr=net)
+                      network_cidr=net, network_namespace=namespace if driver == "qemu" else None)
     Agent(cfg, drv).run_forever()

@@ -32,6 +32,7 @@ class AgentConfig:
     busy_poll: float = 1.0
     stop_timeout: float = 30.0
     network_cidr: str | None = None
+    network_namespace: str | None = None
 
 
 class Agent:
@@ -57,6 +58,8 @@ class Agent:
         caps = {k: v for k, v in self.driver.capabilities().items() if isinstance(v, str | int | float | bool)}
         if self.config.network_cidr:
             caps["network_cidr"] = self.config.network_cidr
+        if self.config.network_namespace:
+            caps["network_namespace"] = self.config.network_namespace
         return {"vcpus": inv.vcpus, "ram_mb": inv.ram_mb, "disk_gb": inv.disk_gb,
                 "capabilities": caps, "agent_version": VERSION}
 
