@@ -26,6 +26,7 @@ Rules every implementation follows:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,15 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _FORMATS = ("qcow2", "raw")
+
+
+def check_instance_id(instance_id: str) -> str:
+    """Return ``instance_id`` if it is safe as a file name and a process label, else ``InvalidInput``."""
+    if not _ID_RE.match(instance_id) or instance_id in (".", ".."):
+        raise InvalidInput(
+            f"Instance id {instance_id!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'."
+        )
+    return instance_id
 
 
 class PowerState(StrEnum):
@@ -79,10 +89,7 @@ class InstanceSpec:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not _ID_RE.match(self.instance_id):
-            raise InvalidInput(
-                f"Instance id {self.instance_id!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'."
-            )
+        check_instance_id(self.instance_id)
         if self.vcpus < 1 or self.ram_mb < 16 or self.disk_gb < 1:
             raise InvalidInput("An instance needs at least 1 vCPU, 16 MB of RAM and a 1 GB disk.")
         if self.image_format not in _FORMATS:
@@ -93,9 +100,17 @@ class InstanceSpec:
             raise InvalidInput(f"MAC address {self.mac!r} is not valid: use lowercase aa:bb:cc:dd:ee:ff.")
         if not 0 < self.prefix <= 32:
             raise InvalidInput(f"Prefix length {self.prefix} is not valid for IPv4.")
+        for label, address in (("IP address", self.ip), ("Gateway", self.gateway)):
+            if address is not None:
+                try:
+                    ipaddress.IPv4Address(address)
+                except ValueError:
+                    raise InvalidInput(f"{label} {address!r} is not a valid IPv4 address.") from None
         for key in self.ssh_authorized_keys:
             if any(c in key for c in "\n\r\"\\") or len(key.split()) < 2:
-                raise InvalidInput("An SSH public key must be one line 'type base64 [comment]' without quotes.")
+                raise InvalidInput(
+                    "An SSH public key must be one line 'type base64 [comment]' without quotes."
+                )
         object.__setattr__(self, "ssh_authorized_keys", tuple(self.ssh_authorized_keys))
         object.__setattr__(self, "metadata", dict(self.metadata))
 

@@ -8,10 +8,11 @@ from collections.abc import Iterable
 
 
 def next_free(cidr: str, used: Iterable[str | None], first_host: int = 10) -> str | None:
-    """The lowest free address from ``first_host`` up (the bridge holds .1), or None when full."""
+    """The lowest free address from ``first_host`` up to the middle of the subnet (the bridge holds
+    .1; the upper half is the host's DHCP pool for unplanned addresses), or None when full."""
     net = ipaddress.ip_network(cidr, strict=False)
     taken = {u for u in used if u}
-    for offset in range(first_host, net.num_addresses - 1):
+    for offset in range(first_host, max(first_host, net.num_addresses // 2)):
         candidate = str(net.network_address + offset)
         if candidate not in taken:
             return candidate

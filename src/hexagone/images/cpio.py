@@ -42,5 +42,5 @@ def write_initramfs(tree: Path, out: Path, mtime: int = 0) -> None:
         ino += 1
     trailer = _header(b"TRAILER!!!", 0, 0, 1, 0, 0) + b"TRAILER!!!\x00"
     chunks += [trailer, _pad(len(trailer))]
-    with gzip.open(out, "wb", compresslevel=6, mtime=mtime) as f:
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=mtime) as f:
         f.write(b"".join(chunks))

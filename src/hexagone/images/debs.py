@@ -11,6 +11,8 @@ import lzma
 import shutil
 import struct
 import subprocess
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from hexagone.errors import PermanentError
@@ -27,7 +29,9 @@ def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
 def apt_update() -> None:
     result = _run(["apt-get", *_APT_OPTS, "update"])
     if result.returncode != 0:
-        raise PermanentError(f"apt-get update failed; check the host's package sources: {result.stderr[-400:]}")
+        raise PermanentError(
+            f"apt-get update failed; check the host's package sources: {result.stderr[-400:]}"
+        )
 
 
 def resolve_dependency(metapackage: str, prefix: str) -> str:
@@ -77,20 +81,45 @@ def package_version(deb: Path) -> str:
 
 # -- kernels ------------------------------------------------------------------------------------
 
-def vmlinux_from_bzimage(bzimage: Path, dest: Path) -> bool:
-    """Write the uncompressed ELF kernel hidden in an xz bzImage (PVH boot is ~2.5x faster under TCG)."""
+def vmlinux_from_bzimage(bzimage: Path, dest: Path, lz4_tool: Path | None = None) -> bool:
+    """Write the uncompressed ELF kernel hidden in a bzImage (PVH boot is ~2.5x faster under TCG).
+
+    Handles the xz and gzip payloads with the standard library, and lz4 (Debian's cloud kernel)
+    with the ``lz4`` tool from the Debian package of that name.
+    """
     data = bzimage.read_bytes()
-    start = data.find(b"\xfd7zXZ\x00")
-    if start < 0:
-        return False
-    try:
-        elf = lzma.LZMADecompressor().decompress(data[start:])
-    except lzma.LZMAError:
-        return False
-    if not elf.startswith(b"\x7fELF"):
-        return False
-    dest.write_bytes(elf)
-    return True
+
+    def xz(b: bytes) -> bytes:
+        return lzma.LZMADecompressor().decompress(b)
+
+    def gz(b: bytes) -> bytes:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(b)
+
+    def lz4(b: bytes) -> bytes:
+        return _lz4(b, lz4_tool)
+
+    unpackers: list[tuple[bytes, Callable[[bytes], bytes]]] = [
+        (b"\xfd7zXZ\x00", xz), (b"\x1f\x8b\x08", gz), (b"\x02\x21\x4c\x18", lz4),
+    ]
+    for magic, unpack in unpackers:
+        start = data.find(magic)
+        while start >= 0:
+            try:
+                elf = unpack(data[start:])
+            except (lzma.LZMAError, zlib.error, OSError):
+                elf = b""
+            if elf.startswith(b"\x7fELF"):
+                dest.write_bytes(elf)
+                return True
+            start = data.find(magic, start + 1)
+    return False
+
+
+def _lz4(payload: bytes, tool: Path | None) -> bytes:
+    if tool is None:
+        return b""
+    result = subprocess.run([str(tool), "-dc"], input=payload, capture_output=True, check=False)
+    return result.stdout
 
 
 def module_index(modules_root: Path) -> dict[str, Path]:

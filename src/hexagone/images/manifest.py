@@ -36,6 +36,14 @@ class ImageManifest:
         return image_dir / self.disk
 
 
+def image_cache_dir() -> Path:
+    """Where built images are cached: ``$HEXAGONE_IMAGE_CACHE``, else ``<data dir>/images``."""
+    explicit = os.environ.get("HEXAGONE_IMAGE_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("HEXAGONE_DATA_DIR", ".data")) / "images"
+
+
 def recipe_hash(*parts: str | bytes) -> str:
     h = hashlib.sha256()
     for part in parts:

@@ -24,12 +24,13 @@ from pathlib import Path
 
 from hexagone.images import debs, tiny_guest
 from hexagone.images.cpio import write_initramfs
-from hexagone.images.manifest import ImageManifest, cached, recipe_hash, write_manifest
+from hexagone.images.manifest import ImageManifest, cached, image_cache_dir, recipe_hash, write_manifest
 
 log = logging.getLogger("hexagone.images")
 
 RECIPE_VERSION = "tiny-3"
 KERNEL_META = "linux-image-cloud-amd64"
+TOOL_PACKAGES = ["lz4"]
 USER_PACKAGES = ["busybox-static", "dropbear-bin", "libc6", "libcrypt1", "zlib1g",
                  "libtomcrypt1", "libtommath1", "libgmp10"]
 MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "isofs", "button", "evdev"]
@@ -61,21 +62,29 @@ def build_tiny(out_dir: Path) -> ImageManifest:
     return manifest
 
 
+def tiny_image(cache_dir: Path | None = None) -> Path:
+    """The tiny image's disk in the image cache, built first if absent or stale."""
+    out = (cache_dir or image_cache_dir()) / "tiny"
+    manifest = build_tiny(out)
+    return manifest.disk_path(out).resolve()
+
+
 def _build(work: Path, want: str) -> ImageManifest:
     kernel_pkg = debs.resolve_dependency(KERNEL_META, "linux-image-")
-    found = debs.download([kernel_pkg, *USER_PACKAGES], work / "debs")
+    found = debs.download([kernel_pkg, *USER_PACKAGES, *TOOL_PACKAGES], work / "debs")
     x = {name: debs.extract(deb, work / "x" / name) for name, deb in found.items()}
 
     kernel_root = x[kernel_pkg]
     (vmlinuz,) = (kernel_root / "boot").glob("vmlinuz-*")
     kver = vmlinuz.name.removeprefix("vmlinuz-")
     kernel_name = "vmlinux"
-    if not debs.vmlinux_from_bzimage(vmlinuz, work / "vmlinux"):
+    if not debs.vmlinux_from_bzimage(vmlinuz, work / "vmlinux", x["lz4"] / "usr/bin/lz4"):
         log.warning("could not extract an ELF kernel from %s; booting the bzImage (slower)", vmlinuz.name)
         shutil.copyfile(vmlinuz, work / "vmlinux")
 
     busybox = x["busybox-static"] / "bin/busybox"
-    applets = subprocess.run([str(busybox), "--list"], check=True, capture_output=True, text=True).stdout.split()
+    listing = subprocess.run([str(busybox), "--list"], check=True, capture_output=True, text=True)
+    applets = listing.stdout.split()
 
     initramfs = work / "initramfs"
     _busybox_tree(initramfs, busybox, applets)
@@ -99,7 +108,8 @@ def _build(work: Path, want: str) -> ImageManifest:
     (root / "tmp").chmod(0o1777)
     for rel, (body, mode) in tiny_guest.ROOT_FILES.items():
         _write(root / rel, body, mode)
-    debs.copy_with_libraries(x["dropbear-bin"] / "usr/sbin/dropbear", root, "usr/sbin/dropbear", list(x.values()))
+    libraries = [x[p] for p in USER_PACKAGES]
+    debs.copy_with_libraries(x["dropbear-bin"] / "usr/sbin/dropbear", root, "usr/sbin/dropbear", libraries)
 
     raw = work / "disk.raw"
     subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "hxroot", "-d", str(root), str(raw), DISK_SIZE],

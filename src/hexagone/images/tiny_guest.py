@@ -10,8 +10,7 @@ powerdown works) and ``dropbear`` for ``root``, then print the ready marker on t
 from __future__ import annotations
 
 from hexagone.compute.driver import READY_MARKER
-
-CANARY_MARKER = "HEXAGONE-CANARY-OK"
+from hexagone.compute.drivers.accel import CANARY_MARKER
 
 INIT = f"""#!/bin/sh
 export PATH=/bin
@@ -73,7 +72,7 @@ chmod 600 /root/.ssh/authorized_keys
 
 if [ -e /sys/class/net/eth0 ]; then
     ip link set eth0 up
-    udhcpc -i eth0 -s /etc/udhcpc.script -t 30 -T 1 -b -x hostname:"$HOST" >/dev/null 2>&1
+    udhcpc -i eth0 -s /etc/udhcpc.script -t 10 -T 1 -b -x hostname:"$HOST" >/dev/null 2>&1
 fi
 acpid -c /etc/acpi
 dropbear -R -s -p 22 -P /run/dropbear.pid

@@ -21,6 +21,7 @@ from hexagone.compute.driver import HostInventory, InstanceSpec, InstanceStatus,
 from hexagone.errors import Conflict, NotFound, TemporaryError
 
 DEFAULT_INVENTORY = HostInventory(vcpus=32, ram_mb=131072, disk_gb=2000)
+_CONSOLE_LINES = 8
 
 
 class _Instance:
@@ -76,6 +77,7 @@ class FakeDriver:
         self._next_pid += 1
         inst.pid = self._next_pid
         inst.console.append(f"fake boot of {inst.spec.guest_hostname}")
+        del inst.console[:-_CONSOLE_LINES]
 
     def _status(self, inst: _Instance) -> InstanceStatus:
         running = inst.state is PowerState.RUNNING
