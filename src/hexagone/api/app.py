@@ -12,10 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from hexagone import __version__
+from hexagone import __version__, openstack
 from hexagone.api import problems
 from hexagone.api.middleware import RequestContext
-from hexagone.api.routes import audit, auth, catalogue, compute, hosts, meta, orgs, regions, users
+from hexagone.api.routes import audit, auth, billing, catalogue, compute, hosts, meta, orgs, regions, users
 from hexagone.clock import Clock
 from hexagone.compute.jobs import periodic
 from hexagone.compute.notify import HostNotifier
@@ -28,7 +28,7 @@ from hexagone.settings import Settings
 UPLOAD_PATHS = r"^/(v1/images|image/v2/images)/[^/]+/file$"
 
 ROUTERS = [meta.router, auth.router, orgs.router, users.router, regions.router, audit.router,
-           compute.router, hosts.router, hosts.agent_router, catalogue.router]
+           compute.router, hosts.router, hosts.agent_router, catalogue.router, *openstack.ROUTERS, billing.router]
 
 
 def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,

@@ -8,8 +8,9 @@ from fastapi import Depends, Header, Query, Request
 
 from hexagone.api.routing import AGENT, PUBLIC
 from hexagone.audit.service import Actor
+from hexagone.authz.policy import RESTRICTED_ALLOWED
 from hexagone.db.pagination import decode_cursor
-from hexagone.errors import InvalidInput, Unauthenticated
+from hexagone.errors import Forbidden, InvalidInput, Unauthenticated
 from hexagone.identity.auth import authenticate
 from hexagone.ids import is_id
 from hexagone.usecase import UseCase
@@ -31,7 +32,7 @@ def build_use_case(request: Request, permission: str = "") -> UseCase:
     actor = Actor(source_ip=client, request_id=getattr(request.state, "request_id", ""))
     uc = UseCase(
         session=request.state.session, now=state.clock.now(), settings=state.settings, hasher=state.hasher,
-        actor=actor, permission=permission, extras=dict(state.extras),
+        actor=actor, permission=permission, extras={**state.extras, "shared": state.extras},
     )
     return uc
 
@@ -55,6 +56,8 @@ def get_use_case(request: Request) -> UseCase:
     if not credential:
         raise Unauthenticated("Authentication is required: log in (POST /v1/auth/login) or send an API key.")
     principal, token = authenticate(uc, credential)
+    if principal.restricted and permission not in RESTRICTED_ALLOWED:  # lists never call authorize()
+        raise Forbidden("Your account requires a second factor: enrol TOTP (POST /v1/auth/totp) first.")
     uc.principal = principal
     uc.extras["token"] = token
     uc.actor.user_id, uc.actor.name, uc.actor.org_id = principal.user_id, principal.name, principal.org_id
@@ -67,6 +70,8 @@ UC = Annotated[UseCase, Depends(get_use_case)]
 
 
 class Page:
+    """Pagination query parameters (a plain value object: FastAPI builds it without a thread hop)."""
+
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
@@ -78,7 +83,14 @@ class Page:
         self.cursor = cursor
 
 
-PageQ = Annotated[Page, Depends()]
+async def _page(
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
+) -> Page:
+    return Page(limit, cursor)
+
+
+PageQ = Annotated[Page, Depends(_page)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 

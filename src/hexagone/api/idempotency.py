@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hexagone.db.models import IdempotencyRecord
 from hexagone.errors import Conflict
@@ -40,10 +41,23 @@ def run_create(
             raise Conflict("This Idempotency-Key was already used for a different request; use a new key.")
         return JSONResponse(json.loads(found.body), status_code=found.status_code,
                             headers={"Idempotent-Replayed": "true"})
+    # Claim the key before creating: a concurrent request with the same key waits on the unique index
+    # until this transaction ends, then replays its answer (or creates, if this one rolled back).
+    record = IdempotencyRecord(id=new_id(), principal=principal, key=key, request_hash=digest,
+                               status_code=status_code, body=b"", created_at=uc.now)
+    try:
+        with uc.session.begin_nested():
+            uc.session.add(record)
+            uc.session.flush()
+    except IntegrityError:
+        found = uc.session.execute(
+            select(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+        ).scalar_one_or_none()
+        if found is None or found.request_hash != digest or not found.body:
+            raise Conflict("This Idempotency-Key is in use by another request; retry in a moment.") from None
+        return JSONResponse(json.loads(found.body), status_code=found.status_code,
+                            headers={"Idempotent-Replayed": "true"})
     body = jsonable_encoder(create())
-    uc.session.add(IdempotencyRecord(
-        id=new_id(), principal=principal, key=key, request_hash=digest, status_code=status_code,
-        body=json.dumps(body).encode(), created_at=uc.now,
-    ))
+    record.body = json.dumps(body).encode()
     uc.session.flush()
     return JSONResponse(body, status_code=status_code)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hexagone import errors
+from hexagone.api.middleware import BodyTooLarge
 
 PROBLEM_BASE = "https://hexagone.dev/problems/"
 
@@ -80,6 +81,12 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):  # a streamed body went over the limit while being read
+        limit = request.app.state.settings.max_body_bytes
+        return problem(request, 413, "Request body too large",
+                       f"The request body is over the {limit}-byte limit; send less data.", "payload-too-large")
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": undecodable or too deeply nested
+        return problem(request, 400, "Malformed JSON", "The request body is not valid JSON.", "malformed-json")
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     detail = str(exc.detail) if exc.status_code != 404 else "There is nothing at this address."
     return problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code)

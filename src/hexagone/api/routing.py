@@ -21,6 +21,19 @@ AGENT = "agent"  # authenticated by a host credential, not a user
 POLICIES: dict[tuple[str, str], str] = {}
 
 
+def _finish(session: Any, commit: bool) -> None:
+    """Commit (then run after-commit callbacks) or roll back, and close: one thread hop."""
+    try:
+        if commit:
+            session.commit()
+            for callback in session.info.pop("after_commit", []):
+                callback()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
@@ -32,18 +45,12 @@ class TransactionalRoute(APIRoute):
             request.state.session = session
             try:
                 response = await original(request)
-                if write and (response.status_code < 400 or getattr(request.state, "commit_anyway", False)):
-                    await run_in_threadpool(session.commit)
-                    for callback in session.info.pop("after_commit", []):
-                        callback()
-                else:
-                    await run_in_threadpool(session.rollback)
-                return response
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(_finish, session, False)
                 raise
-            finally:
-                await run_in_threadpool(session.close)
+            keep = write and (response.status_code < 400 or getattr(request.state, "commit_anyway", False))
+            await run_in_threadpool(_finish, session, keep)
+            return response
 
         return handler
 

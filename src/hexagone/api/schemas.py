@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Name = Field(min_length=1, max_length=200)
 Role = Literal["owner", "admin", "member", "reader", "billing"]
+#: C0 control characters other than tab, newline and carriage return (NUL cannot even be stored
+#: by PostgreSQL), and DEL.
+_CONTROL = frozenset(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32), 127))
+
+
+def _no_control_characters(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _CONTROL.isdisjoint(value):
+            raise ValueError("control characters (such as NUL) are not allowed")
+    elif isinstance(value, list):
+        for item in value:
+            _no_control_characters(item)
+    return value
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    _no_control = field_validator("*", mode="after")(classmethod(lambda cls, v: _no_control_characters(v)))
 
 
 class LoginIn(Strict):
@@ -91,7 +105,7 @@ class ApiKeyIn(Strict):
     scope_type: Literal["org", "project"]
     scope_id: str = Field(max_length=36)
     role: Role
-    expires_at: dt.datetime | None = None
+    expires_at: AwareDatetime | None = Field(None, description="With a timezone, such as 2027-01-01T00:00:00Z.")
 
 
 class RegionIn(Strict):

@@ -11,11 +11,19 @@ from sqlalchemy import or_, select
 from hexagone.authz.policy import ROLE_RANK, Grant, Principal, Target, best_rank_on, visible_scopes
 from hexagone.db.models import ApiKey, Organisation, RoleGrant, Token, User
 from hexagone.db.pagination import paginate
-from hexagone.errors import Conflict, Forbidden, HexagoneError, InvalidInput, MfaRequired, NotFound, Unauthenticated
+from hexagone.errors import (
+    Conflict,
+    Forbidden,
+    HexagoneError,
+    InvalidInput,
+    MfaRequired,
+    NotFound,
+    Unauthenticated,
+)
 from hexagone.identity import totp
 from hexagone.identity.credentials import new_api_key, new_token
 from hexagone.identity.orgs import _path_filter
-from hexagone.identity.users import _scope, check_password, revoke_all_tokens
+from hexagone.identity.users import _scope, check_password, revoke_all_tokens, scope_noun
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
 
@@ -33,12 +41,24 @@ class LoginResult:
 
 
 def root_path(uc: UseCase) -> str:
+    """The operator organisation's path; it never changes, so it is cached for the process."""
     cached = uc.extras.get("root_path")
     if cached:
         return str(cached)
     path = uc.session.execute(select(Organisation.path).where(Organisation.parent_id.is_(None))).scalar_one()
     uc.extras["root_path"] = path
+    shared = uc.extras.get("shared")
+    if isinstance(shared, dict):
+        shared["root_path"] = path
     return str(path)
+
+
+def precheck_password(db: object, hasher: object, name: str, password: str) -> tuple[str | None, bool]:
+    """Verify a password from a read transaction, before the login's write transaction begins, so
+    the slow argon2id computation never holds a write lock. Returns (hash verified, result)."""
+    with db.read() as s:  # type: ignore[attr-defined]
+        stored = s.execute(select(User.password_hash).where(User.name == name)).scalar_one_or_none()
+    return stored, bool(hasher.verify_password(stored, password))  # type: ignore[attr-defined]
 
 
 def _grants(uc: UseCase, user_id: str) -> tuple[Grant, ...]:
@@ -68,16 +88,22 @@ def mfa_mandatory(uc: UseCase, user: User, grants: tuple[Grant, ...]) -> tuple[b
 
 def login(
     uc: UseCase, name: str, password: str, totp_code: str | None, recovery_code: str | None,
-    project_id: str | None = None,
+    project_id: str | None = None, precheck: tuple[str | None, bool] | None = None,
 ) -> LoginResult:
     """Never raises for bad credentials: the failure is returned so its audit record commits.
     Unknown user and wrong password cost one argon2id verification each and answer the same."""
-    user = uc.session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-    password_ok = uc.hasher.verify_password(user.password_hash if user else None, password)
+    # The row lock serialises concurrent attempts on one account: the failure counter never loses a count.
+    user = uc.session.execute(select(User).where(User.name == name).with_for_update()).scalar_one_or_none()
+    stored = user.password_hash if user else None
+    if precheck is not None and precheck[0] == stored:
+        password_ok = precheck[1]  # verified moments ago against this very hash
+    else:
+        password_ok = uc.hasher.verify_password(stored, password)
     base_details = {"login": name[:100]}
     if user is None or not user.enabled:
         uc.audit("auth.login", "user", user.id if user else None, user.org_id if user else None,
-                 user.org_path if user else "", result="failure", details={**base_details, "reason": "unknown"})
+                 user.org_path if user else root_path(uc),  # unknown login names: the operator's trail
+                 result="failure", details={**base_details, "reason": "unknown"})
         return LoginResult(error=Unauthenticated(BAD_LOGIN))
     uc.actor.user_id, uc.actor.name, uc.actor.org_id = user.id, user.name, user.org_id
     if user.locked_until is not None and user.locked_until > uc.now:
@@ -128,7 +154,6 @@ def _second_factor_ok(uc: UseCase, user: User, code: str | None, recovery: str |
         if step is not None:
             user.totp_last_step = step
             return True
-        return False
     if recovery:
         digest = uc.hasher.keyed(recovery.strip().lower())
         if digest in (user.recovery_codes or []):
@@ -150,9 +175,10 @@ def issue_token(uc: UseCase, user: User, *, mfa: bool, restricted: bool, project
 
 
 def principal_for_user(uc: UseCase, user: User, *, restricted: bool, api_key: ApiKey | None = None) -> Principal:
-    grants = _grants(uc, user.id)
     if api_key is not None:
         grants = (Grant(api_key.role, api_key.scope_type, api_key.scope_id, api_key.scope_path),)
+    else:
+        grants = _grants(uc, user.id)
     return Principal(
         user_id=user.id, org_id=user.org_id, org_path=user.org_path, grants=grants, root_path=root_path(uc),
         restricted=restricted, api_key_id=api_key.id if api_key else None, name=user.name,
@@ -163,23 +189,33 @@ def authenticate(uc: UseCase, credential: str) -> tuple[Principal, Token | None]
     """Resolve a bearer token or an API key into a principal, or raise Unauthenticated."""
     invalid = Unauthenticated("The token or API key is invalid, expired or revoked: log in again.")
     if credential.startswith("hxk_"):
-        key = uc.session.execute(select(ApiKey).where(ApiKey.key_hash == uc.hasher.keyed(credential))).scalar_one_or_none()
-        if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= uc.now):
+        row = uc.session.execute(
+            select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.key_hash == uc.hasher.keyed(credential))
+        ).first()
+        if row is None:
             raise invalid
-        user = uc.session.get(User, key.user_id)
-        if user is None or not user.enabled:
+        key, user = row
+        if key.revoked_at is not None or (key.expires_at and key.expires_at <= uc.now) or not user.enabled:
             raise invalid
-        full = principal_for_user(uc, user, restricted=False)
+        grants = _grants(uc, user.id)
+        full = Principal(user_id=user.id, org_id=user.org_id, org_path=user.org_path, grants=grants,
+                         root_path=root_path(uc))
         target = Target(org_path=key.scope_path, project_id=key.scope_id if key.scope_type == "project" else None)
         if best_rank_on(full, target) < ROLE_RANK.get(key.role, 99):
             raise invalid  # the owner lost the role the key carries
+        uc.extras["user"] = user
         return principal_for_user(uc, user, restricted=False, api_key=key), None
-    token = uc.session.execute(select(Token).where(Token.token_hash == uc.hasher.keyed(credential))).scalar_one_or_none()
-    if token is None or token.revoked_at is not None or token.expires_at <= uc.now:
+    found = uc.session.execute(
+        select(Token, User).join(User, User.id == Token.user_id)
+        .where(Token.token_hash == uc.hasher.keyed(credential))
+    ).first()
+    if found is None:
         raise invalid
-    user = uc.session.get(User, token.user_id)
-    if user is None or not user.enabled:
+    token, user = found
+    if token.revoked_at is not None or token.expires_at <= uc.now or not user.enabled:
         raise invalid
+    uc.extras["user"] = user
     return principal_for_user(uc, user, restricted=token.restricted), token
 
 
@@ -196,7 +232,11 @@ def logout(uc: UseCase, token: Token | None) -> None:
 # --- TOTP enrolment ------------------------------------------------------------------------------------
 
 def _me(uc: UseCase) -> User:
-    user = uc.session.get(User, uc.require_principal().user_id)
+    """The user changing its own credentials: with a password-based token, never an API key."""
+    principal = uc.require_principal()
+    if principal.api_key_id:
+        raise Forbidden("API keys cannot change passwords or second factors; log in with a password.")
+    user = uc.session.get(User, principal.user_id)
     if user is None:
         raise Unauthenticated("Your user no longer exists.")
     return user
@@ -256,7 +296,7 @@ def change_password(uc: UseCase, current: str, new: str) -> None:
 def create_api_key(uc: UseCase, name: str, scope_type: str, scope_id: str, role: str,
                    expires_at: dt.datetime | None) -> tuple[ApiKey, str]:
     target, scope_path, _ = _scope(uc, scope_type, scope_id)
-    uc.authorize(target, "apikey.create", what=scope_type)
+    uc.authorize(target, "apikey.create", what=scope_noun(scope_type))
     principal = uc.require_principal()
     if principal.api_key_id:
         raise Forbidden("API keys cannot create API keys; log in with a password.")

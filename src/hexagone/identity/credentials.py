@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,16 +20,21 @@ class Hasher:
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._dummy = self._ph.hash(secrets.token_urlsafe(16))
+        # At most one argon2id computation per core: bounds memory (m per computation) and keeps
+        # latency predictable under a login flood instead of thrashing.
+        self._slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     def hash_password(self, password: str) -> str:
-        return self._ph.hash(password)
+        with self._slots:
+            return self._ph.hash(password)
 
     def verify_password(self, stored: str | None, password: str) -> bool:
         """Always runs one argon2id verification, against a dummy hash when ``stored`` is None."""
-        try:
-            return self._ph.verify(stored or self._dummy, password) and stored is not None
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+        with self._slots:
+            try:
+                return self._ph.verify(stored or self._dummy, password) and stored is not None
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, stored: str) -> bool:
         return self._ph.check_needs_rehash(stored)

@@ -12,12 +12,12 @@ COMMON_PASSWORDS = frozenset(
     }
 )
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\Z")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 EU_COUNTRIES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
 )
-VAT_RE = re.compile(r"^(?:[A-Z]{2}|EL)[A-Z0-9+*]{2,13}$")
+VAT_RE = re.compile(r"^(?:[A-Z]{2}|EL)[A-Z0-9+*]{2,13}\Z")
 
 
 def password_problems(password: str, *, min_length: int, username: str = "") -> list[str]:
@@ -49,15 +49,16 @@ def luhn_ok(digits: str) -> bool:
 
 
 def siren_ok(siren: str) -> bool:
-    return len(siren) == 9 and siren.isdigit() and luhn_ok(siren)
+    return len(siren) == 9 and siren.isascii() and siren.isdigit() and luhn_ok(siren)
 
 
 def siret_ok(siret: str) -> bool:
-    # La Poste's SIRETs (SIREN 356000000) use a different checksum; accept them by digit sum.
-    if len(siret) != 14 or not siret.isdigit():
+    # La Poste's establishments (SIREN 356000000) use a digit-sum checksum; its head office
+    # (35600000000048) follows Luhn like everyone else, so accept either.
+    if len(siret) != 14 or not (siret.isascii() and siret.isdigit()):
         return False
     if siret.startswith("356000000"):
-        return sum(int(c) for c in siret) % 5 == 0
+        return sum(int(c) for c in siret) % 5 == 0 or luhn_ok(siret)
     return luhn_ok(siret)
 
 

@@ -36,7 +36,7 @@ def step_of(unix_time: float) -> int:
 def verify(secret: str, code: str, unix_time: float, last_used_step: int, window: int = 1) -> int | None:
     """The matching time step, or None. A step already used (replay) never matches again."""
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     now = step_of(unix_time)
     for step in range(now - window, now + window + 1):

@@ -125,11 +125,16 @@ def _scope(uc: UseCase, scope_type: str, scope_id: str) -> tuple[Target, str, Or
     raise InvalidInput("scope_type must be 'org' or 'project'.")
 
 
+def scope_noun(scope_type: str) -> str:
+    """How a scope is named in errors: the same words as a missing one (no existence oracle)."""
+    return "organisation" if scope_type == "org" else scope_type
+
+
 def grant_role(uc: UseCase, user_id: str, role: str, scope_type: str, scope_id: str) -> RoleGrant:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}.")
     target, scope_path, _ = _scope(uc, scope_type, scope_id)
-    uc.authorize(target, "role.grant", what=scope_type)
+    uc.authorize(target, "role.grant", what=scope_noun(scope_type))
     user = load_user(uc, user_id)
     uc.authorize(user_target(user), "user.read", what="user")
     if not scope_path.startswith(user.org_path):

@@ -20,7 +20,8 @@ router = new_router("/v1/auth", "auth")
 def login(body: LoginIn, uc: UC, request: Request) -> Any:
     """Exchange a login and password (and TOTP code) for a bearer token."""
     request.state.commit_anyway = True  # a failed attempt's audit record and counter must persist
-    result = auth.login(uc, body.username, body.password, body.totp_code, body.recovery_code)
+    pre = auth.precheck_password(request.app.state.db, uc.hasher, body.username, body.password)
+    result = auth.login(uc, body.username, body.password, body.totp_code, body.recovery_code, precheck=pre)
     if result.error is not None:
         return error_response(request, result.error)
     assert result.token_row is not None and result.user is not None
@@ -50,7 +51,7 @@ def whoami(uc: UC) -> dict[str, Any]:
     p = uc.require_principal()
     from hexagone.db.models import Organisation, User
 
-    user = uc.session.get(User, p.user_id)
+    user = uc.extras.get("user") or uc.session.get(User, p.user_id)
     org = uc.session.get(Organisation, p.org_id)
     return {
         "user": user_out(user),
