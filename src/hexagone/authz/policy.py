@@ -129,13 +129,17 @@ def decide(principal: Principal, permission: str, target: Target) -> Decision:
 
 def _is_own(principal: Principal, target: Target) -> bool:
     """A principal always sees its own user record and organisation (so errors are 403, not 404)."""
-    return target.owner_user_id == principal.user_id
+    if target.owner_user_id is not None:
+        return target.owner_user_id == principal.user_id
+    return target.project_id is None and target.org_path == principal.org_path
 
 
 def visible_scopes(principal: Principal, permission: str) -> tuple[list[str], list[str]]:
     """For list queries: the org-path prefixes and project ids under which ``permission`` holds."""
     paths: list[str] = []
     projects: list[str] = []
+    if principal.restricted:
+        return paths, projects
     for grant in principal.grants:
         perms = ROLE_PERMISSIONS.get(grant.role, frozenset())
         if permission in perms:
