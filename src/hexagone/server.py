@@ -131,6 +131,10 @@ def _start_local_region(rt, url: str) -> None:  # type: ignore[no-untyped-def]
     proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
     typer.echo(f"  Compute agent started (driver {driver}, pid {proc.pid}); `hexagone host list` shows it.")
     atexit.register(proc.terminate)
+    # PR_SET_PDEATHSIG fires when the *thread* that started the child ends: this thread must live as
+    # long as the agent does.
+    code = proc.wait()
+    typer.echo(f"  Warning: the local compute agent exited with status {code}; restart `hexagone up`.")
 
 
 def _die_with_parent() -> None:

@@ -15,7 +15,23 @@ import typer
 from typer.core import TyperGroup
 
 from hexagone import __version__
-from hexagone.cli.commands import apikeys, audit, auth, orgs, profiles, projects, regions, roles, users
+from hexagone.cli.commands import (
+    apikeys,
+    audit,
+    auth,
+    flavors,
+    hosts,
+    images,
+    keypairs,
+    orgs,
+    profiles,
+    projects,
+    quotas,
+    regions,
+    roles,
+    servers,
+    users,
+)
 from hexagone.cli.output import CliError, OutputFormat, error_lines
 from hexagone.cli.session import State, set_state, state
 
@@ -92,3 +108,9 @@ app.add_typer(apikeys.app, name="apikey")
 app.add_typer(regions.app, name="region")
 app.add_typer(audit.app, name="audit")
 app.add_typer(profiles.app, name="profile")
+app.add_typer(servers.app, name="server")
+app.add_typer(images.app, name="image")
+app.add_typer(flavors.app, name="flavor")
+app.add_typer(keypairs.app, name="keypair")
+app.add_typer(hosts.app, name="host")
+app.add_typer(quotas.app, name="quota")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from hexagone.billing import metering
 from hexagone.compute import states
 from hexagone.compute.notify import after_commit
 from hexagone.db.compute_models import Host, HostJoinToken, Image, Instance, InstanceConsole
@@ -167,8 +168,12 @@ def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanage
             inst.guest_ready = bool(obs["guest_ready"]) and after == states.RUNNING
         if obs.get("accel"):
             inst.accel = str(obs["accel"])[:8]
+        if after != before or (inst.task and power in ("RUNNING", "STOPPED")
+                                and (power == "RUNNING") == (inst.desired_power == "running")):
+            inst.task = ""
         if after != before:
             inst.state = after
+            metering.instance_changed(uc, inst, before, after)
             inst.updated_at = uc.now
             if after == states.RUNNING and inst.launched_at is None:
                 inst.launched_at = uc.now
@@ -234,6 +239,7 @@ def fail_stuck_builds(uc: UseCase, timeout_seconds: int) -> int:
     ).scalars())
     for inst in rows:
         inst.state = states.ERROR
+        metering.instance_changed(uc, inst, states.BUILDING, inst.state)
         inst.error_reason = (f"The instance did not start within {timeout_seconds} s; delete it and try again, "
                              "or contact support with its id.")
         inst.updated_at = uc.now

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 
 from hexagone.authz.policy import Target, visible_scopes
+from hexagone.billing import budgets, metering
 from hexagone.compute import hosts, ipam, placement, quotas, states
 from hexagone.compute.scheduler import Request
 from hexagone.db.compute_models import Host, Instance, ServerGroup
@@ -87,6 +88,7 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
             raise InvalidInput(f"Region {region.name} has no zone '{body['zone']}'.")
         zone_id = zone.id
     quotas.check_and_lock(uc, project, flavor.vcpus, flavor.ram_mb, flavor.disk_gb)
+    budgets.check_can_create(uc, project)
     req = Request(vcpus=flavor.vcpus, ram_mb=flavor.ram_mb, disk_gb=flavor.disk_gb, region_id=region.id,
                   zone_id=zone_id, allowed_countries=countries, allowed_regions=regions, region_name=region.name,
                   avoid_hosts=avoid, same_hosts=same,
@@ -113,6 +115,7 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
     )
     uc.session.add(inst)
     uc.session.flush()
+    metering.instance_changed(uc, inst, None, inst.state)
     hosts.bump(uc, host_id)
     uc.audit("instance.create", "instance", inst.id, inst.org_id, inst.org_path,
              details={"name": inst.name, "flavor": flavor.name, "image": image.name, "host": host.name})
@@ -176,6 +179,7 @@ def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
         if inst.host_id is None:
             inst.state = states.DELETED
             inst.deleted_at = uc.now
+    metering.instance_changed(uc, inst, before, inst.state)
     inst.updated_at = uc.now
     if inst.host_id:
         hosts.bump(uc, inst.host_id)
@@ -204,6 +208,18 @@ def instance_out(inst: Instance, host_up: bool = True) -> dict[str, Any]:
         "accel": inst.accel, "created_at": inst.created_at, "updated_at": inst.updated_at,
         "launched_at": inst.launched_at,
     }
+
+
+def list_server_groups(uc: UseCase, limit: int, cursor: str | None, project_id: str | None) -> tuple[list[ServerGroup], str | None]:
+    principal = uc.require_principal()
+    paths, project_ids = visible_scopes(principal, "compute.read")
+    conds = [_path_filter(ServerGroup.org_path, paths)]
+    if project_ids:
+        conds.append(ServerGroup.project_id.in_(project_ids))
+    stmt = select(ServerGroup).where(or_(*conds))
+    if project_id:
+        stmt = stmt.where(ServerGroup.project_id == project_id)
+    return paginate(uc.session, stmt, ServerGroup.id, limit, cursor)
 
 
 def create_server_group(uc: UseCase, project_id: str, name: str, policy: str) -> ServerGroup:

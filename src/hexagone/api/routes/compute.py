@@ -15,6 +15,7 @@ from hexagone.authz.policy import Target
 from hexagone.compute import instances, quotas
 from hexagone.db.compute_models import InstanceConsole
 from hexagone.identity.orgs import load_org, load_project, org_target, project_target
+from hexagone.identity.users import scope_noun
 
 router = new_router("/v1", "compute")
 
@@ -101,6 +102,14 @@ def console(instance_id: str, uc: UC, tail: Annotated[int, Query(ge=1, le=65536)
     return {"instance_id": inst.id, "output": text, "updated_at": row.updated_at if row else None}
 
 
+@endpoint(router, "GET", "/server-groups", permission="compute.read")
+def list_groups(uc: UC, page: PageQ, project_id: Annotated[str | None, Query(max_length=36)] = None) -> dict[str, Any]:
+    """Server groups of the projects you can see."""
+    items, cursor = instances.list_server_groups(uc, page.limit, page.cursor, project_id)
+    return page_body([{"id": g.id, "project_id": g.project_id, "name": g.name, "policy": g.policy} for g in items],
+                     cursor)
+
+
 @endpoint(router, "POST", "/server-groups", permission="compute.create", status_code=201)
 def create_group(body: ServerGroupIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     def create() -> dict[str, Any]:
@@ -119,7 +128,7 @@ def _quota_target(uc: Any, scope_type: str, scope_id: str) -> Target:
 @endpoint(router, "GET", "/quotas/{scope_type}/{scope_id}", permission="quota.read")
 def get_quota(scope_type: Literal["project", "org"], scope_id: str, uc: UC) -> dict[str, Any]:
     """Limits and current usage of a project or an organisation."""
-    uc.authorize(_quota_target(uc, scope_type, scope_id), "quota.read", what=scope_type)
+    uc.authorize(_quota_target(uc, scope_type, scope_id), "quota.read", what=scope_noun(scope_type))
     return {"scope_type": scope_type, "scope_id": scope_id, "resources": quotas.report(uc, scope_type, scope_id)}
 
 
@@ -132,7 +141,7 @@ def set_quota(scope_type: Literal["project", "org"], scope_id: str, body: QuotaI
         org = load_org(uc, scope_id)
         parent = load_org(uc, org.parent_id) if org.parent_id else org
         target = org_target(parent)
-    uc.authorize(target, "quota.update", what=scope_type)
+    uc.authorize(target, "quota.update", what=scope_noun(scope_type))
     quotas.set_limits(uc, scope_type, scope_id, body.model_dump(exclude_unset=True))
     uc.audit("quota.update", "quota", scope_id, None, target.org_path, details=body.model_dump(exclude_unset=True))
     return {"scope_type": scope_type, "scope_id": scope_id, "resources": quotas.report(uc, scope_type, scope_id)}
