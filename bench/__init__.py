@@ -14,6 +14,8 @@ from pathlib import Path
 #: section name -> module defining ``run(ctx) -> Result``; run in this order.
 SECTIONS: dict[str, str] = {
     "identity": "bench.identity",
+    "billing": "bench.billing",
+    "compute": "bench.compute",
 }
 
 

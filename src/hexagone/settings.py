@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     local_agent_driver: str = Field("qemu", description="Driver of that local agent: qemu or fake.")
     log_json: bool = Field(False, description="Write logs as JSON lines (production).")
     log_level: str = Field("INFO", description="Log level.")
+    billing_payment_days: int = Field(30, description="Invoices are due this many days after issue.")
+    billing_late_penalty: str = Field(
+        "trois fois le taux d'intérêt légal",
+        description="Late-payment penalty rate printed on invoices (French legal mention).",
+    )
+    billing_number_prefix: str = Field("HX", description="Prefix of invoice and credit-note numbers.")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -52,9 +52,13 @@ def usage(uc: UseCase, scope_type: str, scope_id: str) -> Usage:
 
 def check_and_lock(uc: UseCase, project: Project, vcpus: int, ram_mb: int, disk_gb: int) -> None:
     """Serialise creates per project and organisation (row locks), then check both quotas.
-    Runs in the create's transaction, so two concurrent creates cannot both pass on the last slot."""
-    uc.session.execute(select(Organisation.id).where(Organisation.id == project.org_id).with_for_update())
-    uc.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    Runs in the create's transaction, so two concurrent creates cannot both pass on the last slot.
+    The locks are ``FOR NO KEY UPDATE`` (PostgreSQL): they exclude each other but not the foreign-key
+    checks of other transactions, such as an agent's report that holds the host row; a plain
+    ``FOR UPDATE`` here, taken before the host claim, deadlocked with those reports."""
+    uc.session.execute(select(Organisation.id).where(Organisation.id == project.org_id)
+                       .with_for_update(key_share=True))
+    uc.session.execute(select(Project.id).where(Project.id == project.id).with_for_update(key_share=True))
     for scope_type, scope_id, label in (("project", project.id, "project"), ("org", project.org_id, "organisation")):
         lim = limits(uc, scope_type, scope_id)
         after = usage(uc, scope_type, scope_id).plus(vcpus, ram_mb, disk_gb)

@@ -31,15 +31,24 @@ from hexagone.errors import InvalidInput
 from hexagone.identity.orgs import org_target, root_org
 
 router = new_router("/v1/billing", "billing")
-Decimalish = Annotated[str, Field(min_length=1, max_length=30, pattern=r"^\d+(\.\d+)?$",
-                                  description="A decimal number as a string, e.g. \"0.0125\".")]
+Decimalish = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=30,
+        pattern=r"^\d+(\.\d+)?$",
+        description='A decimal number as a string, e.g. "0.0125".',
+    ),
+]
 Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC).")]
 
 
 class PriceIn(Strict):
     region: str = Field(max_length=63)
-    product: str = Field(max_length=120, description="instance.<flavor>, volume.gb, object.gb, image.gb, "
-                         "ip.public or egress.gb")
+    product: str = Field(
+        max_length=120,
+        description="instance.<flavor>, volume.gb, object.gb, image.gb, ip.public or egress.gb",
+    )
     price: Decimalish
     effective_from: AwareDatetime | None = None
     bill_stopped: bool = False
@@ -57,7 +66,9 @@ class RuleIn(Strict):
 
 class CreditNoteIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
-    lines: dict[int, Decimalish] | None = Field(None, description="Line position -> net amount; omit for all.")
+    lines: dict[int, Decimalish] | None = Field(
+        None, description="Line position -> net amount; omit for all."
+    )
     key: str | None = Field(None, max_length=100, description="Idempotency key for this credit note.")
 
 
@@ -93,33 +104,74 @@ def _month(label: str | None, now: dt.datetime) -> periods.Period:
 
 
 def price_out(p: PriceEntry) -> dict[str, Any]:
-    return {"id": p.id, "region_id": p.region_id, "product": p.product, "unit": p.unit, "price": plain_text(p.price),
-            "currency": p.currency, "bill_stopped": p.bill_stopped, "effective_from": p.effective_from}
+    return {
+        "id": p.id,
+        "region_id": p.region_id,
+        "product": p.product,
+        "unit": p.unit,
+        "price": plain_text(p.price),
+        "currency": p.currency,
+        "bill_stopped": p.bill_stopped,
+        "effective_from": p.effective_from,
+    }
 
 
 def rule_out(r: RetailRule) -> dict[str, Any]:
-    return {"id": r.id, "org_id": r.issuer_org_id, "kind": r.kind, "product": r.product, "region_id": r.region_id,
-            "customer_org_id": r.customer_org_id, "value": plain_text(r.value), "effective_from": r.effective_from}
+    return {
+        "id": r.id,
+        "org_id": r.issuer_org_id,
+        "kind": r.kind,
+        "product": r.product,
+        "region_id": r.region_id,
+        "customer_org_id": r.customer_org_id,
+        "value": plain_text(r.value),
+        "effective_from": r.effective_from,
+    }
 
 
 def invoice_summary(i: Invoice) -> dict[str, Any]:
-    return {"id": i.id, "number": i.number, "kind": i.kind, "issuer_org_id": i.issuer_org_id,
-            "account_org_id": i.account_org_id, "period": i.period_start.strftime("%Y-%m"),
-            "issued_at": i.issued_at, "due_at": i.due_at, "total_net": amount_text(i.total_net),
-            "total_vat": amount_text(i.total_vat), "total_gross": amount_text(i.total_gross),
-            "prepaid": amount_text(i.prepaid), "amount_due": amount_text(i.amount_due),
-            "vat_category": i.vat_category, "vat_rate": plain_text(i.vat_rate),
-            "corrects_invoice_id": i.corrects_invoice_id}
+    return {
+        "id": i.id,
+        "number": i.number,
+        "kind": i.kind,
+        "issuer_org_id": i.issuer_org_id,
+        "account_org_id": i.account_org_id,
+        "period": i.period_start.strftime("%Y-%m"),
+        "issued_at": i.issued_at,
+        "due_at": i.due_at,
+        "total_net": amount_text(i.total_net),
+        "total_vat": amount_text(i.total_vat),
+        "total_gross": amount_text(i.total_gross),
+        "prepaid": amount_text(i.prepaid),
+        "amount_due": amount_text(i.amount_due),
+        "vat_category": i.vat_category,
+        "vat_rate": plain_text(i.vat_rate),
+        "corrects_invoice_id": i.corrects_invoice_id,
+    }
 
 
 def budget_out(b: Budget) -> dict[str, Any]:
-    return {"id": b.id, "org_id": b.org_id, "project_id": b.project_id, "name": b.name, "amount": amount_text(b.amount),
-            "thresholds": b.thresholds, "hard_stop": b.hard_stop, "webhook_url": b.webhook_url}
+    return {
+        "id": b.id,
+        "org_id": b.org_id,
+        "project_id": b.project_id,
+        "name": b.name,
+        "amount": amount_text(b.amount),
+        "thresholds": b.thresholds,
+        "hard_stop": b.hard_stop,
+        "webhook_url": b.webhook_url,
+    }
 
 
 def event_out(e: BudgetEvent) -> dict[str, Any]:
-    return {"id": e.id, "budget_id": e.budget_id, "period": e.period_start.strftime("%Y-%m"),
-            "threshold": e.threshold, "spend": amount_text(e.spend), "at": e.at}
+    return {
+        "id": e.id,
+        "budget_id": e.budget_id,
+        "period": e.period_start.strftime("%Y-%m"),
+        "threshold": e.threshold,
+        "spend": amount_text(e.spend),
+        "at": e.at,
+    }
 
 
 def invoice_document(uc: UC, invoice_id: str) -> dict[str, Any]:
@@ -131,9 +183,12 @@ def invoice_document(uc: UC, invoice_id: str) -> dict[str, Any]:
 
 
 @endpoint(router, "GET", "/quote", permission="flavor.read")
-def quote(uc: UC, flavor: Annotated[str, Query(max_length=100)],
-          region: Annotated[str, Query(max_length=63)] = "",
-          org_id: Annotated[str | None, Query(max_length=36)] = None) -> dict[str, Any]:
+def quote(
+    uc: UC,
+    flavor: Annotated[str, Query(max_length=100)],
+    region: Annotated[str, Query(max_length=63)] = "",
+    org_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> dict[str, Any]:
     """What one instance of ``flavor`` will cost per hour and per month (730 h), excluding VAT, at
     the price your organisation (or ``org_id``) pays, before you create it."""
     return pricing.quote(uc, flavor, region, org_id)
@@ -149,8 +204,9 @@ def list_prices(uc: UC, region: Annotated[str | None, Query(max_length=63)] = No
 @endpoint(router, "POST", "/prices", permission="billing.write", status_code=201)
 def set_price(body: PriceIn, uc: UC) -> dict[str, Any]:
     """Set a wholesale price from ``effective_from`` (default now; never in the past)."""
-    return price_out(pricing.set_price(uc, body.region, body.product, body.price, body.effective_from,
-                                       body.bill_stopped))
+    return price_out(
+        pricing.set_price(uc, body.region, body.product, body.price, body.effective_from, body.bill_stopped)
+    )
 
 
 @endpoint(router, "GET", "/rules", permission="billing.read")
@@ -161,8 +217,18 @@ def list_rules(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str
 @endpoint(router, "POST", "/rules", permission="billing.write", status_code=201)
 def set_rule(body: RuleIn, uc: UC) -> dict[str, Any]:
     """A retail rule of the operator (for its direct customers) or of a reseller."""
-    return rule_out(pricing.set_rule(uc, body.org_id, body.kind, body.value, body.effective_from, body.product,
-                                     body.region, body.customer_org_id))
+    return rule_out(
+        pricing.set_rule(
+            uc,
+            body.org_id,
+            body.kind,
+            body.value,
+            body.effective_from,
+            body.product,
+            body.region,
+            body.customer_org_id,
+        )
+    )
 
 
 @endpoint(router, "GET", "/usage", permission="billing.read")
@@ -175,8 +241,12 @@ def usage(uc: UC, org_id: Annotated[str, Query(max_length=36)], month: Month | N
 def close_period(month: str, uc: UC) -> dict[str, Any]:
     """Issue every invoice of a finished month (operator; idempotent)."""
     result = invoicing.close_period(uc, _month(month, uc.now))
-    return {"period": result.period, "issued": len(result.issued), "skipped": result.skipped,
-            "unpriced": [{"region_id": r, "product": p} for r, p in result.unpriced]}
+    return {
+        "period": result.period,
+        "issued": len(result.issued),
+        "skipped": result.skipped,
+        "unpriced": [{"region_id": r, "product": p} for r, p in result.unpriced],
+    }
 
 
 @endpoint(router, "POST", "/reconcile", permission="billing.write")
@@ -184,17 +254,29 @@ def reconcile(uc: UC) -> dict[str, Any]:
     """Compare metered and stored instance states; record corrections (operator)."""
     uc.authorize(org_target(root_org(uc)), "billing.write", what="metering")
     fixes = metering.reconcile(uc)
-    return {"corrections": [{"instance_id": c.instance_id, "metered": c.metered, "stored": c.stored} for c in fixes]}
+    return {
+        "corrections": [
+            {"instance_id": c.instance_id, "metered": c.metered, "stored": c.stored} for c in fixes
+        ]
+    }
 
 
 @endpoint(router, "GET", "/invoices", permission="billing.read")
-def list_invoices(uc: UC, org_id: Annotated[str, Query(max_length=36)],
-                  role: Literal["account", "issuer"] = "account", month: Month | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def list_invoices(
+    uc: UC,
+    org_id: Annotated[str, Query(max_length=36)],
+    role: Literal["account", "issuer"] = "account",
+    month: Month | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
     """Invoices addressed to ``org_id`` (or, with role=issuer, issued by it)."""
     period = _month(month, uc.now) if month else None
-    return {"items": [invoice_summary(i) for i in invoicing.list_invoices(uc, org_id, role, period, limit, offset)]}
+    return {
+        "items": [
+            invoice_summary(i) for i in invoicing.list_invoices(uc, org_id, role, period, limit, offset)
+        ]
+    }
 
 
 @endpoint(router, "GET", "/invoices/{invoice_id}", permission="billing.read")
@@ -212,7 +294,9 @@ def invoice_file(invoice_id: str, uc: UC, format: Literal["pdf", "xml", "csv", "
     if format == "pdf":
         return Response(pdf.facturx_pdf(doc, penalty), media_type="application/pdf", headers=headers)
     if format == "xml":
-        return Response(facturx.build(doc, pdf.mentions(doc, penalty)), media_type="application/xml", headers=headers)
+        return Response(
+            facturx.build(doc, pdf.mentions(doc, penalty)), media_type="application/xml", headers=headers
+        )
     if format == "csv":
         return Response(csvjson.invoice_csv(doc), media_type="text/csv", headers=headers)
     import json
@@ -223,7 +307,9 @@ def invoice_file(invoice_id: str, uc: UC, format: Literal["pdf", "xml", "csv", "
 @endpoint(router, "POST", "/invoices/{invoice_id}/credit-notes", permission="billing.write", status_code=201)
 def credit_note(invoice_id: str, body: CreditNoteIn, uc: UC) -> dict[str, Any]:
     """Correct an issued invoice with a credit note (never an edit)."""
-    note = invoicing.credit_note(uc, invoice_id, body.reason, dict(body.lines) if body.lines else None, body.key)
+    note = invoicing.credit_note(
+        uc, invoice_id, body.reason, dict(body.lines) if body.lines else None, body.key
+    )
     return invoice_summary(note)
 
 
@@ -231,27 +317,56 @@ def credit_note(invoice_id: str, body: CreditNoteIn, uc: UC) -> dict[str, Any]:
 def grant_credit(body: CreditIn, uc: UC) -> dict[str, Any]:
     """Grant prepaid credit to a billing account (by its issuer)."""
     entry = credits.grant(uc, body.org_id, body.amount, body.reason)
-    return {"id": entry.id, "org_id": entry.account_org_id, "amount": amount_text(entry.amount),
-            "balance": amount_text(credits.balance(uc, entry.account_org_id))}
+    return {
+        "id": entry.id,
+        "org_id": entry.account_org_id,
+        "amount": amount_text(entry.amount),
+        "balance": amount_text(credits.balance(uc, entry.account_org_id)),
+    }
 
 
 @endpoint(router, "GET", "/credits", permission="billing.read")
 def credit_ledger(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str, Any]:
     entries = credits.ledger(uc, org_id)
-    return {"balance": amount_text(credits.balance(uc, org_id)),
-            "items": [{"id": e.id, "amount": amount_text(e.amount), "invoice_id": e.invoice_id, "reason": e.reason,
-                       "created_at": e.created_at} for e in entries]}
+    return {
+        "balance": amount_text(credits.balance(uc, org_id)),
+        "items": [
+            {
+                "id": e.id,
+                "amount": amount_text(e.amount),
+                "invoice_id": e.invoice_id,
+                "reason": e.reason,
+                "created_at": e.created_at,
+            }
+            for e in entries
+        ],
+    }
 
 
 @endpoint(router, "POST", "/budgets", permission="billing.write", status_code=201)
 def create_budget(body: BudgetIn, uc: UC) -> dict[str, Any]:
-    return budget_out(budgets.create(uc, body.org_id, body.name, body.amount, body.project_id, body.thresholds,
-                                     body.hard_stop, body.webhook_url))
+    return budget_out(
+        budgets.create(
+            uc,
+            body.org_id,
+            body.name,
+            body.amount,
+            body.project_id,
+            body.thresholds,
+            body.hard_stop,
+            body.webhook_url,
+        )
+    )
 
 
 @endpoint(router, "GET", "/budgets", permission="billing.read")
 def list_budgets(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str, Any]:
-    return {"items": [{**budget_out(b), "spend": amount_text(budgets.spend(uc, b))} for b in budgets.list_for(uc, org_id)]}
+    return {
+        "items": [
+            {**budget_out(b), "spend": amount_text(budgets.spend(uc, b))}
+            for b in budgets.list_for(uc, org_id)
+        ]
+    }
 
 
 @endpoint(router, "PATCH", "/budgets/{budget_id}", permission="billing.write")
@@ -271,11 +386,17 @@ def evaluate_budgets(uc: UC) -> dict[str, Any]:
 
 
 @endpoint(router, "GET", "/reports/revenue", permission="billing.read")
-def revenue(uc: UC, org_id: Annotated[str, Query(max_length=36)], month: Month,
-            format: Literal["json", "csv"] = "json") -> Any:
+def revenue(
+    uc: UC,
+    org_id: Annotated[str, Query(max_length=36)],
+    month: Month,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
     """Revenue, wholesale cost and margin by month × region × reseller × customer × product."""
     rows = reports.revenue(uc, org_id, _month(month, uc.now))
     if format == "csv":
-        return Response(csvjson.to_csv(([r[c] for c in reports.COLUMNS] for r in rows), reports.COLUMNS),
-                        media_type="text/csv")
+        return Response(
+            csvjson.to_csv(([r[c] for c in reports.COLUMNS] for r in rows), reports.COLUMNS),
+            media_type="text/csv",
+        )
     return {"items": rows}
