@@ -25,10 +25,29 @@ def run_once(app_state) -> None:  # type: ignore[no-untyped-def]
         log.warning("periodic: %d host(s) marked down, %d build(s) failed", len(down), failed)
 
 
-async def periodic(app_state, interval: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def run_billing(app_state) -> None:  # type: ignore[no-untyped-def]
+    """Budget thresholds and metering reconciliation (slower cadence). Closing a billing period
+    stays an explicit operator action (``POST /v1/billing/periods/{month}/close``)."""
+    from hexagone.billing import budgets, metering
+
+    with app_state.db.write() as session:
+        uc = UseCase(session=session, now=app_state.clock.now(), settings=app_state.settings,
+                     hasher=app_state.hasher, actor=Actor(name="control-plane"),
+                     extras=dict(getattr(app_state, "extras", {})))
+        corrections = metering.reconcile(uc)
+        events = budgets.evaluate(uc)
+    if corrections or events:
+        log.warning("periodic: %d metering correction(s), %d budget event(s)", len(corrections), len(events))
+
+
+async def periodic(app_state, interval: float = 10.0, billing_every: int = 30) -> None:  # type: ignore[no-untyped-def]
+    rounds = 0
     while True:
         await asyncio.sleep(interval)
+        rounds += 1
         try:
             await run_in_threadpool(run_once, app_state)
+            if rounds % billing_every == 0:
+                await run_in_threadpool(run_billing, app_state)
         except Exception:  # keep the loop alive; the next round retries
             log.exception("periodic job failed")
