@@ -35,3 +35,9 @@ migration: setup
 
 clean:
 	rm -rf .data .pytest_cache build *.egg-info
+
+## make tempest: the selected Tempest tests against a fresh one-machine region (fake driver); see
+## docs/openstack-compatibility.md. Not part of `make test` (too slow).
+.PHONY: tempest
+tempest: setup
+	tests/e2e/tempest/run.sh $(TEMPEST_ARGS)

@@ -117,7 +117,7 @@ def login(
             uc.audit("auth.login", "user", user.id, user.org_id, user.org_path, result="mfa_required",
                      details=base_details)
             return LoginResult(error=MfaRequired("A second factor is required: send totp_code (or recovery_code)."))
-        if not _second_factor_ok(uc, user, totp_code, recovery_code):
+        if not second_factor_ok(uc, user, totp_code, recovery_code):
             return _failed(uc, user, "wrong second factor")
     if uc.hasher.needs_rehash(user.password_hash):
         user.password_hash = uc.hasher.hash_password(password)
@@ -148,7 +148,7 @@ def _failed(uc: UseCase, user: User, reason: str) -> LoginResult:
     return LoginResult(error=Unauthenticated(BAD_LOGIN))
 
 
-def _second_factor_ok(uc: UseCase, user: User, code: str | None, recovery: str | None) -> bool:
+def second_factor_ok(uc: UseCase, user: User, code: str | None, recovery: str | None) -> bool:
     if code and user.totp_secret:
         step = totp.verify(user.totp_secret, code, uc.now.timestamp(), user.totp_last_step)
         if step is not None:
@@ -269,7 +269,7 @@ def totp_confirm(uc: UseCase, code: str) -> list[str]:
 
 def totp_disable(uc: UseCase, code: str) -> None:
     user = _me(uc)
-    if not user.totp_enabled or not _second_factor_ok(uc, user, code, code):
+    if not user.totp_enabled or not second_factor_ok(uc, user, code, code):
         raise InvalidInput("Send a current TOTP code or a recovery code to disable the second factor.")
     mandatory, why = mfa_mandatory(uc, user, _grants(uc, user.id))
     if mandatory:
