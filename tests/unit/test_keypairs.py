@@ -92,3 +92,19 @@ def test_bad_keys_are_refused_with_a_reason(text, reason):
 def test_normalises_whitespace_and_keeps_comment_spaces():
     key = parse_public_key(f"  ssh-ed25519   {ED}   my laptop key \n")
     assert key.openssh == f"ssh-ed25519 {ED} my laptop key"
+
+
+@pytest.mark.parametrize("bits", [384, 521])
+def test_ecdsa_p384_and_p521_keys_are_accepted(tmp_path, bits):
+    """Tempest and ssh-keygen users import P-384/P-521 keys; their fingerprints match ssh-keygen's."""
+    import subprocess
+
+    from hexagone.compute.keypairs import parse_public_key
+
+    path = tmp_path / f"k{bits}"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-b", str(bits), "-N", "", "-f", str(path)], check=True)
+    line = path.with_suffix(".pub").read_text()
+    parsed = parse_public_key(line)
+    expected = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(path.with_suffix(".pub"))],
+                              check=True, capture_output=True, text=True).stdout.split()[1]
+    assert parsed.fingerprint_sha256 == expected

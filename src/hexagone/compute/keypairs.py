@@ -28,7 +28,9 @@ from hexagone.errors import Conflict, HexagoneError, InvalidInput, NotFound
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
 
-KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256")
+KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
+#: curve name -> length of an uncompressed point (0x04 || X || Y)
+EC_POINT_BYTES = {b"nistp256": 65, b"nistp384": 97, b"nistp521": 133}
 MAX_KEY_LENGTH = 16384
 MAX_COMMENT = 255
 MIN_RSA_BITS = 2048
@@ -102,8 +104,9 @@ def _check_blob(key_type: str, blob: bytes) -> None:
     else:
         curve, pos = _read_string(blob, pos)
         point, pos = _read_string(blob, pos)
-        if curve != b"nistp256" or len(point) != 65 or point[0] != 4:
-            raise ValueError("the ECDSA key is not an uncompressed NIST P-256 point")
+        if (curve not in EC_POINT_BYTES or key_type != "ecdsa-sha2-" + curve.decode()
+                or len(point) != EC_POINT_BYTES[curve] or point[0] != 4):
+            raise ValueError("the ECDSA key is not an uncompressed NIST P-256, P-384 or P-521 point")
     if pos != len(blob):
         raise ValueError("the key data has trailing bytes")
 
