@@ -95,7 +95,7 @@ def up(
     if settings.local_agent:
         threading.Thread(target=_start_local_region, args=(rt, url), daemon=True).start()
     uvicorn.run(build_asgi(rt), host=settings.host, port=settings.port, log_level="warning",
-                workers=1, access_log=False)
+                workers=1, access_log=False, timeout_graceful_shutdown=3)
 
 
 def _start_local_region(rt, url: str) -> None:  # type: ignore[no-untyped-def]
