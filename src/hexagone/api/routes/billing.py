@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, Field
 
-from hexagone.api.deps import UC
+from hexagone.api.deps import UC, IdemKey
+from hexagone.api.idempotency import run_create
 from hexagone.api.routing import endpoint, new_router
 from hexagone.api.schemas import Strict
 from hexagone.billing import (
@@ -202,11 +203,11 @@ def list_prices(uc: UC, region: Annotated[str | None, Query(max_length=63)] = No
 
 
 @endpoint(router, "POST", "/prices", permission="billing.write", status_code=201)
-def set_price(body: PriceIn, uc: UC) -> dict[str, Any]:
+def set_price(body: PriceIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Set a wholesale price from ``effective_from`` (default now; never in the past)."""
-    return price_out(
+    return run_create(uc, idem, "POST", request.url.path, body, lambda: price_out(
         pricing.set_price(uc, body.region, body.product, body.price, body.effective_from, body.bill_stopped)
-    )
+    ))
 
 
 @endpoint(router, "GET", "/rules", permission="billing.read")
@@ -215,9 +216,9 @@ def list_rules(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str
 
 
 @endpoint(router, "POST", "/rules", permission="billing.write", status_code=201)
-def set_rule(body: RuleIn, uc: UC) -> dict[str, Any]:
+def set_rule(body: RuleIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """A retail rule of the operator (for its direct customers) or of a reseller."""
-    return rule_out(
+    return run_create(uc, idem, "POST", request.url.path, body, lambda: rule_out(
         pricing.set_rule(
             uc,
             body.org_id,
@@ -228,7 +229,7 @@ def set_rule(body: RuleIn, uc: UC) -> dict[str, Any]:
             body.region,
             body.customer_org_id,
         )
-    )
+    ))
 
 
 @endpoint(router, "GET", "/usage", permission="billing.read")
@@ -314,15 +315,20 @@ def credit_note(invoice_id: str, body: CreditNoteIn, uc: UC) -> dict[str, Any]:
 
 
 @endpoint(router, "POST", "/credits", permission="billing.write", status_code=201)
-def grant_credit(body: CreditIn, uc: UC) -> dict[str, Any]:
-    """Grant prepaid credit to a billing account (by its issuer)."""
-    entry = credits.grant(uc, body.org_id, body.amount, body.reason)
-    return {
-        "id": entry.id,
-        "org_id": entry.account_org_id,
-        "amount": amount_text(entry.amount),
-        "balance": amount_text(credits.balance(uc, entry.account_org_id)),
-    }
+def grant_credit(body: CreditIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
+    """Grant prepaid credit to a billing account (by its issuer). Send an Idempotency-Key: a retried
+    grant must not credit twice."""
+
+    def grant() -> dict[str, Any]:
+        entry = credits.grant(uc, body.org_id, body.amount, body.reason)
+        return {
+            "id": entry.id,
+            "org_id": entry.account_org_id,
+            "amount": amount_text(entry.amount),
+            "balance": amount_text(credits.balance(uc, entry.account_org_id)),
+        }
+
+    return run_create(uc, idem, "POST", request.url.path, body, grant)
 
 
 @endpoint(router, "GET", "/credits", permission="billing.read")
@@ -344,8 +350,8 @@ def credit_ledger(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[
 
 
 @endpoint(router, "POST", "/budgets", permission="billing.write", status_code=201)
-def create_budget(body: BudgetIn, uc: UC) -> dict[str, Any]:
-    return budget_out(
+def create_budget(body: BudgetIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
+    return run_create(uc, idem, "POST", request.url.path, body, lambda: budget_out(
         budgets.create(
             uc,
             body.org_id,
@@ -356,7 +362,7 @@ def create_budget(body: BudgetIn, uc: UC) -> dict[str, Any]:
             body.hard_stop,
             body.webhook_url,
         )
-    )
+    ))
 
 
 @endpoint(router, "GET", "/budgets", permission="billing.read")

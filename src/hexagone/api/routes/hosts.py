@@ -16,7 +16,7 @@ from hexagone.api.deps import UC, PageQ, page_body
 from hexagone.api.routing import AGENT, PUBLIC, endpoint, new_router
 from hexagone.api.schemas import Strict
 from hexagone.compute import hosts
-from hexagone.db.compute_models import Host, Image
+from hexagone.db.compute_models import Host, Image, Instance
 from hexagone.db.pagination import paginate
 from hexagone.errors import NotFound
 from hexagone.identity.orgs import org_target, root_org
@@ -69,7 +69,8 @@ class ReportIn(Strict):
 
 @endpoint(router, "POST", "/join-tokens", permission="host.create", status_code=201)
 def create_join_token(body: JoinTokenIn, uc: UC) -> dict[str, Any]:
-    """A one-time token a new compute host exchanges for its own credential (shown once)."""
+    """A one-time token a new compute host exchanges for its own credential (shown once; never
+    replayed by Idempotency-Key, since the secret is not stored — a retry simply makes another)."""
     row, raw = hosts.create_join_token(uc, body.region, body.zone, body.ttl_seconds)
     return {"id": row.id, "join_token": raw, "expires_at": row.expires_at}
 
@@ -161,11 +162,18 @@ async def desired(
 @endpoint(agent_router, "GET", "/images/{image_id}/{part}", permission=AGENT)
 def image_file(image_id: str, part: Literal["disk", "kernel", "initrd"], uc: UC) -> FileResponse:
     """Image data for agents that need it to boot an instance placed on their host."""
+    from hexagone.compute import states
     from hexagone.compute.images import image_files
 
+    host: Host = uc.extras["host"]
     image = uc.session.get(Image, image_id)
-    if image is None or image.status != "active":
-        raise NotFound("The image does not exist or is not active.")
+    # Only an image one of this host's instances boots from: a host's credential is not a key to
+    # every tenant's private images.
+    booted_here = select(Instance.id).where(
+        Instance.host_id == host.id, Instance.image_id == image_id, Instance.state != states.DELETED
+    ).limit(1)
+    if image is None or image.status != "active" or uc.session.execute(booted_here).first() is None:
+        raise NotFound("The image does not exist, is not active, or no instance of this host uses it.")
     files = image_files(uc.settings, image)
     path = files.get(part)
     if not path or not Path(path).exists():
