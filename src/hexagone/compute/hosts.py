@@ -141,11 +141,14 @@ def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanage
     ids = [o.get("instance_id") for o in observations if isinstance(o.get("instance_id"), str)]
     if not ids:
         return {"applied": 0}
-    instances = {
-        i.id: i for i in uc.session.execute(
-            select(Instance).where(Instance.id.in_(ids), Instance.host_id == host.id).with_for_update()
-        ).scalars()
-    }
+    # Lock the instances before the host row (the host's changes above are flushed later): a user
+    # action locks an instance, then the host (``bump``); the opposite order here deadlocked on PostgreSQL.
+    with uc.session.no_autoflush:
+        instances = {
+            i.id: i for i in uc.session.execute(
+                select(Instance).where(Instance.id.in_(ids), Instance.host_id == host.id).with_for_update()
+            ).scalars()
+        }
     applied = 0
     freed = False
     for obs in observations:

@@ -122,8 +122,10 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
     return inst
 
 
-def load_instance(uc: UseCase, instance_id: str) -> Instance:
-    inst = uc.session.get(Instance, instance_id) if is_id(instance_id) else None
+def load_instance(uc: UseCase, instance_id: str, lock: bool = False) -> Instance:
+    """``lock``: row-lock it for a change decided from its current state (an agent's report may be
+    moving it at the same moment)."""
+    inst = uc.session.get(Instance, instance_id, with_for_update=lock or None) if is_id(instance_id) else None
     if inst is None or inst.state == states.DELETED:
         raise NotFound("The instance does not exist, or you cannot see it.")
     return inst
@@ -157,7 +159,7 @@ def list_instances(uc: UseCase, limit: int, cursor: str | None, filters: dict[st
 def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
     """start / stop / reboot / delete. The stored state moves when the agent confirms, except
     reboot (REBOOTING at once) and delete (DELETING at once; DELETED at once if never placed)."""
-    inst = load_instance(uc, instance_id)
+    inst = load_instance(uc, instance_id, lock=True)
     uc.authorize(instance_target(inst), "compute.delete" if verb == "delete" else "compute.action", what="instance")
     before = inst.state
     target_state = states.apply_action(before, verb)  # raises Conflict when not allowed
