@@ -107,7 +107,7 @@ def _boots(url: str, tenant: Tenant, runs: int, time_limit: float, result: QemuR
 
 def _clean_host(state_dir: Path, namespace: str) -> None:
     """Destroy any VM the agent left and remove the namespace, with the agent's own driver."""
-    from hexagone.bootstrap import make_driver
+    from hexagone.agent.main import make_driver
 
     driver = make_driver("qemu", state_dir, namespace, CIDR)
     for status in driver.list_instances():

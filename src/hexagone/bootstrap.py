@@ -88,19 +88,6 @@ def initialise(rt: Runtime) -> InitResult:
         return InitResult(True, s.admin_user, password if generated else None, oid)
 
 
-def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: str = "10.200.0.1/24"):  # type: ignore[no-untyped-def]
-    """The compute driver for an agent: ``qemu`` (real VMs, needs root and QEMU) or ``fake``."""
-    if kind == "fake":
-        from hexagone.compute.drivers.fake import FakeDriver
-
-        return FakeDriver()
-    from hexagone.compute.drivers.hostnet import HostNetworkConfig
-    from hexagone.compute.drivers.qemu import QemuDriver, QemuDriverConfig
-
-    net = HostNetworkConfig(namespace=namespace, bridge="hxbr0", address=cidr, runtime_dir=state_dir / "run")
-    return QemuDriver(QemuDriverConfig(state_dir=state_dir / "qemu", network=net))
-
-
 def local_join_token(rt: Runtime, ttl_seconds: int = 3600) -> str:
     """A join token for the agent `hexagone up` starts on this machine (written directly: the
     server process is the operator here)."""

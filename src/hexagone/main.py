@@ -24,6 +24,12 @@ _forward("agent", "Run this host's compute agent (server side).")
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "agent":
+        from hexagone.agent.main import agent_app  # light: no web framework, no database
+
+        sys.argv.pop(1)
+        agent_app(prog_name="hexagone agent")
+        return
     if len(sys.argv) > 1 and sys.argv[1] in SERVER_COMMANDS:
         from hexagone.server import server_app
 

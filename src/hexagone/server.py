@@ -21,11 +21,10 @@ from hexagone.bootstrap import (
     ensure_catalogue,
     initialise,
     local_join_token,
-    make_driver,
 )
 from hexagone.settings import load_settings
 
-server_app = typer.Typer(add_completion=False)
+server_app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)  # never print secrets
 
 
 def _credentials_file(data_dir: Path) -> Path:
@@ -144,26 +143,3 @@ def _die_with_parent() -> None:
 
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-@server_app.command()
-def agent(
-    url: Annotated[str, typer.Option(envvar="HEXAGONE_AGENT_URL", help="Control plane URL.")],
-    state_dir: Annotated[Path, typer.Option(envvar="HEXAGONE_AGENT_STATE_DIR", help="Agent state directory.")] = Path(
-        "/var/lib/hexagone/agent"
-    ),
-    name: Annotated[str, typer.Option(help="Host name to join with.")] = "",
-    join_token: Annotated[str | None, typer.Option(envvar="HEXAGONE_JOIN_TOKEN", help="One-time join token.")] = None,
-    driver: Annotated[str, typer.Option(help="qemu or fake.")] = "qemu",
-    namespace: Annotated[str, typer.Option(help="Network namespace of the host network.")] = "hx-local",
-    cidr: Annotated[str, typer.Option(help="Address of the host bridge (default network).")] = "10.200.0.1/24",
-) -> None:
-    """Run the compute agent of this host: join, pull desired state, converge, report."""
-    from hexagone.agent.loop import Agent, AgentConfig
-
-    logs.configure("INFO", False)
-    drv = make_driver(driver, state_dir, namespace, cidr)
-    net = cidr.rsplit(".", 1)[0] + ".0/" + cidr.split("/")[1]  # the fake driver simulates addresses too
-    cfg = AgentConfig(url=url, state_dir=state_dir, name=name or socket.gethostname(), join_token=join_token,
-                      network_cidr=net, network_namespace=namespace if driver == "qemu" else None)
-    Agent(cfg, drv).run_forever()

@@ -198,7 +198,13 @@ class Agent:
         self.client.report(observations, unmanaged)
 
     def run_forever(self) -> None:
-        self.ensure_joined()
+        while True:
+            try:
+                self.ensure_joined()
+                break
+            except TemporaryError as exc:
+                log.warning("%s", exc.message)
+                time.sleep(exc.delay)
         self._pending = set()
         while True:
             try:

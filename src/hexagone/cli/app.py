@@ -19,6 +19,7 @@ from hexagone.cli.commands import (
     apikeys,
     audit,
     auth,
+    billing,
     flavors,
     hosts,
     images,
@@ -114,3 +115,4 @@ app.add_typer(flavors.app, name="flavor")
 app.add_typer(keypairs.app, name="keypair")
 app.add_typer(hosts.app, name="host")
 app.add_typer(quotas.app, name="quota")
+app.add_typer(billing.app, name="billing")

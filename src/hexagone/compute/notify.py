@@ -18,23 +18,31 @@ class HostNotifier:
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, host_id: str, timeout: float) -> bool:
+    def subscribe(self, host_id: str) -> asyncio.Event:
+        """Register a waiter *before* reading the revision, so a change committed in between is
+        not missed."""
         event = asyncio.Event()
-        entry = (asyncio.get_running_loop(), event)
         with self._lock:
-            self._events.setdefault(host_id, set()).add(entry)
+            self._events.setdefault(host_id, set()).add((asyncio.get_running_loop(), event))
+        return event
+
+    def unsubscribe(self, host_id: str, event: asyncio.Event) -> None:
+        with self._lock:
+            bucket = self._events.get(host_id)
+            if bucket is not None:
+                bucket.discard((asyncio.get_running_loop(), event))
+                if not bucket:
+                    self._events.pop(host_id, None)
+
+    async def wait(self, host_id: str, timeout: float) -> bool:
+        event = self.subscribe(host_id)
         try:
             await asyncio.wait_for(event.wait(), timeout)
             return True
         except TimeoutError:
             return False
         finally:
-            with self._lock:
-                bucket = self._events.get(host_id)
-                if bucket is not None:
-                    bucket.discard(entry)
-                    if not bucket:
-                        self._events.pop(host_id, None)
+            self.unsubscribe(host_id, event)
 
 
 def after_commit(session, callback) -> None:  # type: ignore[no-untyped-def]

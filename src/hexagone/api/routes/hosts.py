@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -139,14 +140,20 @@ async def desired(
             return int(s.execute(select(Host.desired_revision).where(Host.id == host_id)).scalar_one())
 
     while True:
-        rev = await run_in_threadpool(current)
-        remaining = deadline - loop.time()
-        if rev != revision or remaining <= 0:
-            break
-        if notifier is not None:
-            await notifier.wait(host_id, min(remaining, 5.0))
-        else:
-            await asyncio.sleep(min(remaining, 1.0))
+        event = notifier.subscribe(host_id) if notifier is not None else None
+        try:
+            rev = await run_in_threadpool(current)
+            remaining = deadline - loop.time()
+            if rev != revision or remaining <= 0:
+                break
+            if event is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(remaining, 5.0))
+            else:
+                await asyncio.sleep(min(remaining, 1.0))
+        finally:
+            if event is not None:
+                notifier.unsubscribe(host_id, event)
     if rev == revision:
         return {"host_id": host_id, "revision": rev, "changed": False}
 

@@ -1,0 +1,56 @@
+"""``hexagone agent``: the entry point of a compute host's agent.
+
+It is the agent process's own small composition root: it knows the concrete compute drivers and
+nothing of the control plane (no web framework, no database), which keeps its memory small.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hexagone.compute.driver import ComputeDriver
+
+agent_app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)  # never print secrets
+
+
+def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: str = "10.200.0.1/24") -> ComputeDriver:
+    """The compute driver: ``qemu`` (real VMs, needs root and QEMU) or ``fake`` (simulation)."""
+    if kind == "fake":
+        from hexagone.compute.drivers.fake import FakeDriver
+
+        return FakeDriver()
+    if kind != "qemu":
+        raise typer.BadParameter("driver must be qemu or fake")
+    from hexagone.compute.drivers.hostnet import HostNetworkConfig
+    from hexagone.compute.drivers.qemu import QemuDriver, QemuDriverConfig
+
+    net = HostNetworkConfig(namespace=namespace, bridge="hxbr0", address=cidr, runtime_dir=state_dir / "run")
+    return QemuDriver(QemuDriverConfig(state_dir=state_dir / "qemu", network=net))
+
+
+@agent_app.command()
+def agent(
+    url: Annotated[str, typer.Option(envvar="HEXAGONE_AGENT_URL", help="Control plane URL.")],
+    state_dir: Annotated[Path, typer.Option(envvar="HEXAGONE_AGENT_STATE_DIR", help="Agent state directory.")] = Path(
+        "/var/lib/hexagone/agent"
+    ),
+    name: Annotated[str, typer.Option(help="Host name to join with.")] = "",
+    join_token: Annotated[str | None, typer.Option(envvar="HEXAGONE_JOIN_TOKEN", help="One-time join token.")] = None,
+    driver: Annotated[str, typer.Option(help="qemu or fake.")] = "qemu",
+    namespace: Annotated[str, typer.Option(help="Network namespace of the host network.")] = "hx-local",
+    cidr: Annotated[str, typer.Option(help="Address of the host bridge (default network).")] = "10.200.0.1/24",
+) -> None:
+    """Run the compute agent of this host: join, pull desired state, converge, report."""
+    from hexagone import logs
+    from hexagone.agent.loop import Agent, AgentConfig
+
+    logs.configure("INFO", False)
+    drv = make_driver(driver, state_dir, namespace, cidr)
+    net = cidr.rsplit(".", 1)[0] + ".0/" + cidr.split("/")[1]  # the fake driver simulates addresses too
+    cfg = AgentConfig(url=url, state_dir=state_dir, name=name or socket.gethostname(), join_token=join_token,
+                      network_cidr=net, network_namespace=namespace if driver == "qemu" else None)
+    Agent(cfg, drv).run_forever()
