@@ -64,10 +64,15 @@ class Api:
         return str(me["organisation"]["id"])
 
     def org(self, s: Session, parent_id: str, kind: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
-        return s.ok("POST", "/v1/organisations", {"parent_id": parent_id, "kind": kind,
-                                                    "name": name or f"{kind}-{next(_n)}", **extra})
+        return s.ok(
+            "POST",
+            "/v1/organisations",
+            {"parent_id": parent_id, "kind": kind, "name": name or f"{kind}-{next(_n)}", **extra},
+        )
 
-    def user(self, s: Session, org_id: str, roles: list[str], name: str | None = None) -> tuple[dict[str, Any], Session]:
+    def user(
+        self, s: Session, org_id: str, roles: list[str], name: str | None = None
+    ) -> tuple[dict[str, Any], Session]:
         name = name or f"user{next(_n)}"
         u = s.ok("POST", "/v1/users", {"org_id": org_id, "name": name, "password": PASSWORD, "roles": roles})
         return u, self.login(name, PASSWORD)

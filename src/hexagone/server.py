@@ -77,7 +77,9 @@ def up(
         typer.echo(f"  Log in:    hexagone login {url} --username {res.admin_name}")
         typer.echo(f"  Password:  {res.admin_password}   (shown once)")
     elif res.created:
-        typer.echo(f"  Log in:    hexagone login {url} --username {res.admin_name}  (password from HEXAGONE_ADMIN_PASSWORD)")
+        typer.echo(
+            f"  Log in:    hexagone login {url} --username {res.admin_name}  (password from HEXAGONE_ADMIN_PASSWORD)"
+        )
     else:
         typer.echo(f"  Log in:    hexagone login {url} --username {settings.admin_user}")
         cred = _credentials_file(settings.data_dir)
@@ -93,8 +95,15 @@ def up(
             f.write(f"login: {res.admin_name}\npassword: {res.admin_password}\n")
     if settings.local_agent:
         threading.Thread(target=_start_local_region, args=(rt, url), daemon=True).start()
-    uvicorn.run(build_asgi(rt), host=settings.host, port=settings.port, log_level="warning",
-                workers=1, access_log=False, timeout_graceful_shutdown=3)
+    uvicorn.run(
+        build_asgi(rt),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        workers=1,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
 
 
 def _start_local_region(rt, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -125,8 +134,20 @@ def _start_local_region(rt, url: str) -> None:  # type: ignore[no-untyped-def]
     import time
 
     time.sleep(1.0)  # let the API start listening
-    cmd = [sys.executable, "-m", "hexagone.main", "agent", "--url", url, "--state-dir", str(state_dir),
-           "--name", socket.gethostname(), "--driver", driver]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hexagone.main",
+        "agent",
+        "--url",
+        url,
+        "--state-dir",
+        str(state_dir),
+        "--name",
+        socket.gethostname(),
+        "--driver",
+        driver,
+    ]
     proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
     typer.echo(f"  Compute agent started (driver {driver}, pid {proc.pid}); `hexagone host list` shows it.")
     atexit.register(proc.terminate)

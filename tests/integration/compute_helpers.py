@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hexagone.audit.service import Actor
 from hexagone.bootstrap import Runtime, ensure_catalogue, local_join_token
 from hexagone.compute import hosts
 from hexagone.db.compute_models import Flavor
 from hexagone.ids import new_id
 from hexagone.usecase import UseCase
-from hexagone.audit.service import Actor
 from tests.helpers import Api, Session
 
 

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI
 from fastapi.routing import _IncludedRouter
@@ -59,6 +60,21 @@ def strip(body: dict[str, Any], *ids: tuple[str, str]) -> dict[str, Any]:
 
 
 @dataclass
+class Req:
+    """One request of the matrix: ``json`` or raw ``content`` (with its ``headers``)."""
+
+    path: str
+    json: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+    credential: str | None = "caller"  # "caller": the caller's own; None: no credential; else this one
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def url(self) -> str:
+        return self.path + ("?" + urlencode(self.query) if self.query else "")
+
+
+@dataclass
 class Tenant:
     reseller: dict[str, Any]
     customer: dict[str, Any]
@@ -78,6 +94,10 @@ class World:
     apikey_secret: str
     clock: Any
     b_ids: set[str] = field(default_factory=set)
+    rt: Any = None  # the Runtime, for what the API cannot do (a host's join token, a keypair of a reader)
+    cx: Any = None  # the compute world (matrix_compute.Compute), once built
+    bx: Any = None  # the billing world (matrix_compute.Billing)
+    fx: Any = None  # the OpenStack facade's credentials and ids (matrix_compute.Facade)
 
     @property
     def client(self) -> TestClient:
@@ -184,7 +204,7 @@ class World:
         return self.api.login(u["name"], PASSWORD).token, u["name"]
 
 
-def build_world(api: Api, clock: Any) -> World:
+def build_world(api: Api, clock: Any, rt: Any = None) -> World:
     op = api.login("admin", ADMIN_PASSWORD)
     root_id = api.root_id(op)
 
@@ -217,7 +237,7 @@ def build_world(api: Api, clock: Any) -> World:
         {"name": "automation", "scope_type": "org", "scope_id": a.reseller["id"], "role": "member"},
     )
     callers["apikey"] = ApiSession(api.client, key["secret"], {"id": key["user_id"]})
-    world = World(api, op, root_id, a, b, callers, key["secret"], clock)
+    world = World(api, op, root_id, a, b, callers, key["secret"], clock, rt=rt)
     world.b_ids.update(
         {b.reseller["id"], b.customer["id"], b.project["id"], b.user["id"], b.keymaker.user["id"]}
     )

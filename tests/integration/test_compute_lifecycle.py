@@ -37,7 +37,10 @@ def test_instance_lifecycle_with_agent(api, rt, tmp_path, client):
             wait_for(lambda: state_of(t.member, iid) == "STOPPED")
             t.member.ok("POST", f"/v1/instances/{iid}/action", {"action": "start"}, status=202)
             wait_for(lambda: state_of(t.member, iid) == "RUNNING")
-            assert t.member.ok("POST", f"/v1/instances/{iid}/action", {"action": "reboot"}, status=202)["state"] == "REBOOTING"
+            assert (
+                t.member.ok("POST", f"/v1/instances/{iid}/action", {"action": "reboot"}, status=202)["state"]
+                == "REBOOTING"
+            )
             wait_for(lambda: state_of(t.member, iid) == "RUNNING")
             # a start on a running instance is accepted; a reboot of a deleting one is not
             t.member.ok("DELETE", f"/v1/instances/{iid}", status=202)

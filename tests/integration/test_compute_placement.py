@@ -17,9 +17,11 @@ pytestmark = pytest.mark.integration
 
 def _raise_quota(t, instances=1000, vcpus=1000):
     op_headers = t.admin.headers  # customer admin sets its project quota
-    r = t.admin.client.put(f"/v1/quotas/project/{t.project['id']}", json={"instances": instances, "vcpus": vcpus,
-                                                                          "ram_mb": 10**7, "disk_gb": 10**6},
-                           headers=op_headers)
+    r = t.admin.client.put(
+        f"/v1/quotas/project/{t.project['id']}",
+        json={"instances": instances, "vcpus": vcpus, "ram_mb": 10**7, "disk_gb": 10**6},
+        headers=op_headers,
+    )
     assert r.status_code == 200, r.text
 
 
@@ -31,6 +33,7 @@ def test_fifty_concurrent_creates_against_capacity_for_twenty(api, rt, tmp_path,
     fake_host(rt, "cap-a", vcpus=12, ram_mb=10**6, disk_gb=10**5)
     fake_host(rt, "cap-b", vcpus=8, ram_mb=10**6, disk_gb=10**5)
     with live_server(rt) as url:
+
         def create(i: int) -> int:
             with httpx.Client(base_url=url, headers=t.member.headers, timeout=60) as c:
                 return c.post("/v1/instances", json=server_body(t, name=f"c{i}")).status_code
@@ -50,6 +53,7 @@ def test_quota_is_atomic_under_concurrency(api, rt, tmp_path, client):
     fake_host(rt, "big", vcpus=64, ram_mb=10**6, disk_gb=10**5)
     t.admin.ok("PUT", f"/v1/quotas/project/{t.project['id']}", {"instances": 3})
     with live_server(rt) as url:
+
         def create(i: int) -> httpx.Response:
             with httpx.Client(base_url=url, headers=t.member.headers, timeout=60) as c:
                 return c.post("/v1/instances", json=server_body(t, name=f"q{i}"))
@@ -79,9 +83,13 @@ def test_anti_affinity_spreads_over_hosts(api, rt, tmp_path, client):
     t = tenant(api, rt, tmp_path)
     fake_host(rt, "aa-1")
     fake_host(rt, "aa-2")
-    g = t.member.ok("POST", "/v1/server-groups", {"project_id": t.project["id"], "name": "web", "policy": "anti-affinity"})
-    placed = [t.member.ok("POST", "/v1/instances", server_body(t, name=f"w{i}", server_group_id=g["id"]), status=202)
-              for i in range(2)]
+    g = t.member.ok(
+        "POST", "/v1/server-groups", {"project_id": t.project["id"], "name": "web", "policy": "anti-affinity"}
+    )
+    placed = [
+        t.member.ok("POST", "/v1/instances", server_body(t, name=f"w{i}", server_group_id=g["id"]), status=202)
+        for i in range(2)
+    ]
     assert placed[0]["host_id"] != placed[1]["host_id"]
     third = t.member.post("/v1/instances", json=server_body(t, name="w3", server_group_id=g["id"]))
     assert third.status_code == 409 and "anti_affinity" in third.json()["detail"]

@@ -33,7 +33,9 @@ def test_lockout_after_repeated_failures(api, rt):
     s = api.admin()
     api.user(s, api.root_id(s), ["reader"], name="bob")
     for _ in range(rt.settings.login_max_failures):
-        assert api.client.post("/v1/auth/login", json={"username": "bob", "password": "nope-nope-nope"}).status_code == 401
+        assert (
+            api.client.post("/v1/auth/login", json={"username": "bob", "password": "nope-nope-nope"}).status_code == 401
+        )
     # locked: even the right password is refused, with the same answer
     r = api.client.post("/v1/auth/login", json={"username": "bob", "password": PASSWORD})
     assert r.status_code == 401
@@ -103,7 +105,9 @@ def test_api_key_authenticates_with_its_scope_only(api):
     c = api.org(op, root, "customer")
     p = api.project(op, c["id"])
     _, admin_c = api.user(op, c["id"], ["admin"])
-    key = admin_c.ok("POST", "/v1/api-keys", {"name": "ci", "scope_type": "project", "scope_id": p["id"], "role": "reader"})
+    key = admin_c.ok(
+        "POST", "/v1/api-keys", {"name": "ci", "scope_type": "project", "scope_id": p["id"], "role": "reader"}
+    )
     assert key["secret"].startswith("hxk_")
     h = {"Authorization": f"Bearer {key['secret']}"}
     assert api.client.get(f"/v1/projects/{p['id']}", headers=h).status_code == 200
@@ -158,7 +162,9 @@ def test_role_grant_on_project_and_revoke(api):
     p = api.project(op, c["id"])
     u, us = api.user(op, c["id"], [])
     assert us.get(f"/v1/projects/{p['id']}").status_code == 404
-    g = op.ok("POST", "/v1/role-grants", {"user_id": u["id"], "role": "reader", "scope_type": "project", "scope_id": p["id"]})
+    g = op.ok(
+        "POST", "/v1/role-grants", {"user_id": u["id"], "role": "reader", "scope_type": "project", "scope_id": p["id"]}
+    )
     assert us.get(f"/v1/projects/{p['id']}").status_code == 200
     op.ok("DELETE", f"/v1/role-grants/{g['id']}")
     assert us.get(f"/v1/projects/{p['id']}").status_code == 404
@@ -169,7 +175,9 @@ def test_cannot_grant_roles_outside_the_users_organisation(api):
     root = api.root_id(op)
     c1, c2 = api.org(op, root, "customer"), api.org(op, root, "customer")
     u, _ = api.user(op, c1["id"], [])
-    r = op.post("/v1/role-grants", json={"user_id": u["id"], "role": "admin", "scope_type": "org", "scope_id": c2["id"]})
+    r = op.post(
+        "/v1/role-grants", json={"user_id": u["id"], "role": "admin", "scope_type": "org", "scope_id": c2["id"]}
+    )
     assert r.status_code == 400
 
 
@@ -178,7 +186,9 @@ def test_admin_cannot_grant_owner(api):
     c = api.org(op, api.root_id(op), "customer")
     _, admin_c = api.user(op, c["id"], ["admin"])
     u, _ = api.user(op, c["id"], [])
-    r = admin_c.post("/v1/role-grants", json={"user_id": u["id"], "role": "owner", "scope_type": "org", "scope_id": c["id"]})
+    r = admin_c.post(
+        "/v1/role-grants", json={"user_id": u["id"], "role": "owner", "scope_type": "org", "scope_id": c["id"]}
+    )
     assert r.status_code == 403
 
 

@@ -13,9 +13,7 @@ Adding an endpoint without a policy, or without a row here, fails this file.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -25,9 +23,11 @@ from hexagone.identity import totp
 from hexagone.ids import new_id
 from hexagone.settings import Settings
 from tests.helpers import PASSWORD
+from tests.integration import matrix_compute
 from tests.integration.matrix_helpers import (
     CALLERS,
     DOCS_ROUTES,
+    Req,
     World,
     build_world,
     flat_routes,
@@ -87,7 +87,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/audit/verify"):                   (OPERATOR_ONLY_200, None),
     # OpenStack facade (issue 5). Version documents are public; Keystone password auth answers 201
     # to any caller. The other facade routes answer OpenStack error shapes, not problem+json, and
-    # need a project-scoped Keystone token: their isolation matrix is in test_openstack_api.py.
+    # need a project-scoped Keystone token: their rows are in matrix_compute (and the facade's own
+    # isolation tests in test_openstack_api.py).
     ("GET", "/identity"): ("300 300 300 300 300 300 300 300 300", None),
     ("GET", "/identity/"): ("300 300 300 300 300 300 300 300 300", None),
     ("GET", "/identity/v3"): ("200 200 200 200 200 200 200 200 200", None),
@@ -106,59 +107,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/networking/v2.0"): ("200 200 200 200 200 200 200 200 200", None),
     ("GET", "/networking/v2.0/extensions"): ("200 200 200 200 200 200 200 200 200", None),
     ("POST", "/identity/v3/auth/tokens"): ("201 201 201 201 201 201 201 201 201", None),
-    ("GET", "/image/v2/images"): (None, None),
-    ("POST", "/image/v2/images"): (None, None),
-    ("GET", "/image/v2/images/{image_id}"): (None, None),
-    ("PATCH", "/image/v2/images/{image_id}"): (None, None),
-    ("DELETE", "/image/v2/images/{image_id}"): (None, None),
-    ("PUT", "/image/v2/images/{image_id}/file"): (None, None),
-    ("GET", "/image/v2/images/{image_id}/file"): (None, None),
-    ("GET", "/identity/v3/auth/tokens"): (None, None),
-    ("DELETE", "/identity/v3/auth/tokens"): (None, None),
-    ("GET", "/identity/v3/auth/projects"): (None, None),
-    ("GET", "/identity/v3/auth/domains"): (None, None),
-    ("GET", "/identity/v3/auth/catalog"): (None, None),
-    ("GET", "/networking/v2.0/networks"): (None, None),
-    ("GET", "/networking/v2.0/networks/{network_id}"): (None, None),
-    ("GET", "/networking/v2.0/subnets"): (None, None),
-    ("GET", "/networking/v2.0/subnets/{subnet_id}"): (None, None),
-    ("GET", "/networking/v2.0/ports"): (None, None),
-    ("GET", "/networking/v2.0/ports/{port_id}"): (None, None),
-    ("GET", "/compute/v2.1/flavors"): (None, None),
-    ("GET", "/compute/v2.1/flavors/detail"): (None, None),
-    ("GET", "/compute/v2.1/flavors/{flavor_id}"): (None, None),
-    ("GET", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs"): (None, None),
-    ("POST", "/compute/v2.1/os-keypairs"): (None, None),
-    ("GET", "/compute/v2.1/os-keypairs"): (None, None),
-    ("GET", "/compute/v2.1/os-keypairs/{name}"): (None, None),
-    ("DELETE", "/compute/v2.1/os-keypairs/{name}"): (None, None),
-    ("GET", "/compute/v2.1/limits"): (None, None),
-    ("GET", "/compute/v2.1/os-server-groups"): (None, None),
-    ("POST", "/compute/v2.1/os-server-groups"): (None, None),
-    ("GET", "/compute/v2.1/os-server-groups/{group_id}"): (None, None),
-    ("DELETE", "/compute/v2.1/os-server-groups/{group_id}"): (None, None),
-    ("POST", "/compute/v2.1/servers"): (None, None),
-    ("GET", "/compute/v2.1/servers"): (None, None),
-    ("GET", "/compute/v2.1/servers/detail"): (None, None),
-    ("GET", "/compute/v2.1/servers/{server_id}"): (None, None),
-    ("PUT", "/compute/v2.1/servers/{server_id}"): (None, None),
-    ("DELETE", "/compute/v2.1/servers/{server_id}"): (None, None),
-    ("POST", "/compute/v2.1/servers/{server_id}/action"): (None, None),
-    ("GET", "/compute/v2.1/servers/{server_id}/ips"): (None, None),
-    ("GET", "/compute/v2.1/servers/{server_id}/ips/{network}"): (None, None),
-    ("GET", "/compute/v2.1/servers/{server_id}/metadata"): (None, None),
 }
-
-
-@dataclass
-class Req:
-    path: str
-    json: Any = None
-    query: dict[str, str] = field(default_factory=dict)
-    credential: str | None = "caller"  # "caller": the caller's own; None: no credential; else this one
-
-    def url(self) -> str:
-        return self.path + ("?" + urlencode(self.query) if self.query else "")
 
 
 Build = Callable[[World, str, str], Req]
@@ -273,48 +222,11 @@ BUILDERS: dict[tuple[str, str], Build] = {
     ("GET", "/networking/v2.0/extensions"): lambda w, t, c: Req("/networking/v2.0/extensions"),
     ("POST", "/identity/v3/auth/tokens"): lambda w, t, c: Req("/identity/v3/auth/tokens", {"auth": {"identity": {
         "methods": ["password"], "password": {"user": {"name": w.a.user["name"], "password": PASSWORD}}}}}),
-    ("GET", "/image/v2/images"): lambda w, t, c: Req("/image/v2/images"),
-    ("POST", "/image/v2/images"): lambda w, t, c: Req("/image/v2/images"),
-    ("GET", "/image/v2/images/{image_id}"): lambda w, t, c: Req("/image/v2/images/{image_id}"),
-    ("PATCH", "/image/v2/images/{image_id}"): lambda w, t, c: Req("/image/v2/images/{image_id}"),
-    ("DELETE", "/image/v2/images/{image_id}"): lambda w, t, c: Req("/image/v2/images/{image_id}"),
-    ("PUT", "/image/v2/images/{image_id}/file"): lambda w, t, c: Req("/image/v2/images/{image_id}/file"),
-    ("GET", "/image/v2/images/{image_id}/file"): lambda w, t, c: Req("/image/v2/images/{image_id}/file"),
-    ("GET", "/identity/v3/auth/tokens"): lambda w, t, c: Req("/identity/v3/auth/tokens"),
-    ("DELETE", "/identity/v3/auth/tokens"): lambda w, t, c: Req("/identity/v3/auth/tokens"),
-    ("GET", "/identity/v3/auth/projects"): lambda w, t, c: Req("/identity/v3/auth/projects"),
-    ("GET", "/identity/v3/auth/domains"): lambda w, t, c: Req("/identity/v3/auth/domains"),
-    ("GET", "/identity/v3/auth/catalog"): lambda w, t, c: Req("/identity/v3/auth/catalog"),
-    ("GET", "/networking/v2.0/networks"): lambda w, t, c: Req("/networking/v2.0/networks"),
-    ("GET", "/networking/v2.0/networks/{network_id}"): lambda w, t, c: Req("/networking/v2.0/networks/{network_id}"),
-    ("GET", "/networking/v2.0/subnets"): lambda w, t, c: Req("/networking/v2.0/subnets"),
-    ("GET", "/networking/v2.0/subnets/{subnet_id}"): lambda w, t, c: Req("/networking/v2.0/subnets/{subnet_id}"),
-    ("GET", "/networking/v2.0/ports"): lambda w, t, c: Req("/networking/v2.0/ports"),
-    ("GET", "/networking/v2.0/ports/{port_id}"): lambda w, t, c: Req("/networking/v2.0/ports/{port_id}"),
-    ("GET", "/compute/v2.1/flavors"): lambda w, t, c: Req("/compute/v2.1/flavors"),
-    ("GET", "/compute/v2.1/flavors/detail"): lambda w, t, c: Req("/compute/v2.1/flavors/detail"),
-    ("GET", "/compute/v2.1/flavors/{flavor_id}"): lambda w, t, c: Req("/compute/v2.1/flavors/{flavor_id}"),
-    ("GET", "/compute/v2.1/flavors/{flavor_id}/os-extra_specs"): lambda w, t, c: Req("/compute/v2.1/flavors/{flavor_id}/os-extra_specs"),
-    ("POST", "/compute/v2.1/os-keypairs"): lambda w, t, c: Req("/compute/v2.1/os-keypairs"),
-    ("GET", "/compute/v2.1/os-keypairs"): lambda w, t, c: Req("/compute/v2.1/os-keypairs"),
-    ("GET", "/compute/v2.1/os-keypairs/{name}"): lambda w, t, c: Req("/compute/v2.1/os-keypairs/{name}"),
-    ("DELETE", "/compute/v2.1/os-keypairs/{name}"): lambda w, t, c: Req("/compute/v2.1/os-keypairs/{name}"),
-    ("GET", "/compute/v2.1/limits"): lambda w, t, c: Req("/compute/v2.1/limits"),
-    ("GET", "/compute/v2.1/os-server-groups"): lambda w, t, c: Req("/compute/v2.1/os-server-groups"),
-    ("POST", "/compute/v2.1/os-server-groups"): lambda w, t, c: Req("/compute/v2.1/os-server-groups"),
-    ("GET", "/compute/v2.1/os-server-groups/{group_id}"): lambda w, t, c: Req("/compute/v2.1/os-server-groups/{group_id}"),
-    ("DELETE", "/compute/v2.1/os-server-groups/{group_id}"): lambda w, t, c: Req("/compute/v2.1/os-server-groups/{group_id}"),
-    ("POST", "/compute/v2.1/servers"): lambda w, t, c: Req("/compute/v2.1/servers"),
-    ("GET", "/compute/v2.1/servers"): lambda w, t, c: Req("/compute/v2.1/servers"),
-    ("GET", "/compute/v2.1/servers/detail"): lambda w, t, c: Req("/compute/v2.1/servers/detail"),
-    ("GET", "/compute/v2.1/servers/{server_id}"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}"),
-    ("PUT", "/compute/v2.1/servers/{server_id}"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}"),
-    ("DELETE", "/compute/v2.1/servers/{server_id}"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}"),
-    ("POST", "/compute/v2.1/servers/{server_id}/action"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}/action"),
-    ("GET", "/compute/v2.1/servers/{server_id}/ips"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}/ips"),
-    ("GET", "/compute/v2.1/servers/{server_id}/ips/{network}"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}/ips/{network}"),
-    ("GET", "/compute/v2.1/servers/{server_id}/metadata"): lambda w, t, c: Req("/compute/v2.1/servers/{server_id}/metadata"),
 }
+
+
+EXPECTED.update(matrix_compute.EXPECTED)
+BUILDERS.update(matrix_compute.BUILDERS)
 
 
 def _app_routes() -> set[tuple[str, str]]:
@@ -356,7 +268,8 @@ def _send(w: World, method: str, req: Req, caller: str) -> Any:
             headers["Authorization"] = f"Bearer {session.token}"
     elif req.credential is not None:
         headers["Authorization"] = f"Bearer {req.credential}"
-    return w.client.request(method, req.url(), json=req.json, headers=headers)
+    return w.client.request(method, req.url(), json=req.json, content=req.content,
+                            headers={**req.headers, **headers})
 
 
 def _substitute(req: Req, mapping: dict[str, str]) -> Req:
@@ -368,7 +281,8 @@ def _substitute(req: Req, mapping: dict[str, str]) -> Req:
     import json
 
     body = json.loads(sub(json.dumps(req.json))) if req.json is not None else None
-    return Req(sub(req.path), body, {k: sub(v) for k, v in req.query.items()}, req.credential)
+    return Req(sub(req.path), body, {k: sub(v) for k, v in req.query.items()}, req.credential, req.content,
+               req.headers)
 
 
 def _mentions(req: Req, ident: str) -> bool:
@@ -376,7 +290,14 @@ def _mentions(req: Req, ident: str) -> bool:
 
 
 def test_policy_matrix(api: Any, rt: Any) -> None:
-    w = build_world(api, rt.clock)
+    start = rt.clock.now()
+    matrix_compute.before_world(rt)
+    w = build_world(api, rt.clock, rt)
+    matrix_compute.price(w, "instance.tiny")
+    matrix_compute.build_compute(w)
+    matrix_compute.build_billing(w, start)
+    matrix_compute.build_openstack(w)
+    matrix_compute.build_project_networks(w)
     routes = sorted(_app_routes())
     mismatches: list[str] = []
     leaks: list[str] = []
@@ -398,7 +319,8 @@ def test_policy_matrix(api: Any, rt: Any) -> None:
                     mismatches.append(f"{method} {path} [{which}] as {caller}: got {r.status_code}, "
                                       f"table says {want}: {r.text[:160]}")
                 if r.status_code >= 400:
-                    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+                    shape = "application/json" if path.startswith(matrix_compute.FACADE_PREFIXES) else "application/problem+json"
+                    assert r.headers["content-type"].startswith(shape), f"{method} {path}: {r.text}"
                 if caller != "operator" and r.status_code < 300:
                     leaked = [i for i in w.b_ids if i in r.text and not _mentions(req, i)]
                     if leaked:
@@ -417,3 +339,98 @@ def test_policy_matrix(api: Any, rt: Any) -> None:
         ["another tenant's resource answers differently from a missing one:"] + not_like_missing
         if not_like_missing else [])
     assert not report, "\n".join(report)
+
+
+def _like_missing(w: World, caller: str, method: str, req: Req, b_id: str) -> list[str]:
+    """[] when ``req`` naming tenant B's ``b_id`` answers 404 exactly as with an id that never existed."""
+    fake = new_id()
+    r = _send(w, method, req, caller)
+    r2 = _send(w, method, _substitute(req, {b_id: fake}), caller)
+    if r.status_code != 404 or r2.status_code != 404 or strip(r.json(), (b_id, "{id}")) != strip(r2.json(), (fake, "{id}")):
+        return [f"{method} {req.url()} {req.json} as {caller}: {r.status_code} {r.text} vs {r2.status_code} {r2.text}"]
+    return []
+
+
+def test_references_to_another_tenant(api: Any, rt: Any) -> None:
+    """Tenant B's image, flavor, server group, keypair, project or customer named in tenant A's
+    request (instance create, budget, retail rule, quote) answers like a missing one; a B image shared with A can be booted and listed, not changed, and its member list
+    shows A only its own membership."""
+    w = build_world(api, rt.clock, rt)
+    cx = matrix_compute.build_compute(w)
+    problems: list[str] = []
+    for caller in ("owner", "pmember", "apikey"):
+        body = {"project_id": w.a.project["id"], "name": uniq("vm-"), "flavor": "tiny", "image": cx.a.image_id}
+        for key, b_id in (("image", cx.b.image_id), ("flavor", cx.b.flavor_id), ("server_group_id", cx.b.group_id),
+                          ("key_name", cx.b.keypair_id)):
+            assert b_id is not None
+            problems += _like_missing(w, caller, "POST", Req("/v1/instances", {**body, key: b_id}), b_id)
+        problems += _like_missing(w, caller, "GET", Req(f"/v1/flavors/{cx.b.flavor_id}"), cx.b.flavor_id)
+    for caller in ("owner", "billing"):  # they may write billing for customer A / reseller A
+        problems += _like_missing(w, caller, "POST", Req("/v1/billing/budgets", {
+            "org_id": w.a.customer["id"], "project_id": w.b.project["id"], "name": "b", "amount": "10"}),
+            w.b.project["id"])
+        problems += _like_missing(w, caller, "POST", Req("/v1/billing/rules", {
+            "org_id": w.a.reseller["id"], "kind": "discount", "value": "5", "customer_org_id": w.b.customer["id"]}),
+            w.b.customer["id"])
+        problems += _like_missing(w, caller, "GET", Req("/v1/billing/quote", query={
+            "flavor": cx.b.flavor_id}), cx.b.flavor_id)
+    assert not problems, "\n".join(problems)
+
+    shared = matrix_compute._image(w, "other", cx.qcow2, visibility="shared")
+    w.b_ids.discard(shared)  # shared with customer A: A may see this one id
+    for org in (w.a.customer["id"], cx.b.second_customer["id"]):
+        w.b.keymaker.ok("POST", f"/v1/images/{shared}/members", {"org_id": org})
+    owner_a = w.a.keymaker  # an administrator of customer A, the member organisation
+    members = owner_a.ok("GET", f"/v1/images/{shared}/members")["items"]
+    assert [m["org_id"] for m in members] == [w.a.customer["id"]], members
+    owner_a.ok("POST", "/v1/instances", {"project_id": w.a.project["id"], "name": "from-b", "flavor": "tiny",
+                                         "image": shared}, status=202)
+    for method, path, body in (("PATCH", f"/v1/images/{shared}", {"name": "mine-now"}),
+                               ("DELETE", f"/v1/images/{shared}", None),
+                               ("POST", f"/v1/images/{shared}/members", {"org_id": w.a.reseller["id"]}),
+                               ("DELETE", f"/v1/images/{shared}/members/{w.a.customer['id']}", None)):
+        r = owner_a.client.request(method, path, json=body, headers=owner_a.headers)
+        assert r.status_code == 403, f"{method} {path}: {r.status_code} {r.text}"
+    listed = owner_a.ok("GET", "/v1/images")
+    # The shared image names its owner (customer B), as Glance does; nothing else of B shows.
+    assert not [i for i in w.b_ids - {w.b.customer["id"]} if i in repr(listed)], listed
+
+
+def test_agent_routes_take_only_a_host_credential(api: Any, rt: Any) -> None:
+    """A host's credential drives its own instances and fetches their images only; it is no user
+    credential; a join token works once."""
+    w = build_world(api, rt.clock, rt)
+    cx = matrix_compute.build_compute(w)
+    agent = matrix_compute.agent
+    cred = cx.host_credential
+    r = agent(w, cred, "POST", "/v1/agent/heartbeat", matrix_compute.INVENTORY)
+    assert r.status_code == 200 and r.json()["host_id"] == cx.host_id, r.text
+    r = agent(w, cred, "GET", "/v1/agent/desired")
+    assert r.status_code == 200, r.text
+    assert {i["instance_id"] for i in r.json()["instances"]} >= {cx.a.instance_id, cx.b.instance_id}
+    r = agent(w, cred, "GET", f"/v1/agent/images/{cx.a.image_id}/disk")
+    assert r.status_code == 200 and r.content == cx.qcow2
+    r = agent(w, cred, "POST", "/v1/agent/report", {"observations": [
+        {"instance_id": cx.a.instance_id, "power_state": "RUNNING", "console_tail": "ok"}]})
+    assert r.status_code == 200, r.text
+
+    other_id, other = matrix_compute.join_host(w, uniq("host-"))
+    assert agent(w, other, "GET", "/v1/agent/desired").json()["instances"] == []
+    for image_id in (cx.a.image_id, cx.b.image_id, new_id()):
+        r = agent(w, other, "GET", f"/v1/agent/images/{image_id}/disk")
+        assert r.status_code == 404, f"another host's image {image_id}: {r.status_code}"
+    r = agent(w, other, "POST", "/v1/agent/report", {"observations": [
+        {"instance_id": cx.a.instance_id, "power_state": "MISSING", "console_tail": "forged"}]})
+    assert r.status_code == 200 and r.json()["applied"] == 0, r.text
+    inst = w.op.ok("GET", f"/v1/instances/{cx.a.instance_id}")
+    assert inst["state"] == "RUNNING", inst
+    assert w.op.ok("GET", f"/v1/instances/{cx.a.instance_id}/console")["output"] == "ok"
+
+    for path in ("/v1/auth/whoami", "/v1/instances", f"/v1/hosts/{other_id}"):
+        r = agent(w, cred, "GET", path)
+        assert r.status_code == 401, f"host credential on {path}: {r.status_code}"
+    token = w.op.ok("POST", "/v1/hosts/join-tokens", {"region": "local"})["join_token"]
+    body = {"join_token": token, "name": uniq("h-"), "inventory": {"vcpus": 0, "ram_mb": 0, "disk_gb": 0}}
+    assert w.client.post("/v1/agent/join", json=body).status_code == 201
+    r = w.client.post("/v1/agent/join", json={**body, "name": uniq("h-")})
+    assert r.status_code == 401, r.text

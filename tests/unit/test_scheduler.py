@@ -12,9 +12,23 @@ pytestmark = pytest.mark.unit
 
 
 def host(i: int, **kw) -> HostView:
-    base = dict(id=f"h{i}", region_id="r1", zone_id="z1", country="FR", status="up", vcpus=4, ram_mb=8192,
-                disk_gb=100, vcpus_used=0, ram_mb_used=0, disk_gb_used=0, cpu_ratio=1.0, ram_ratio=1.0,
-                disk_ratio=1.0, capabilities={"accel": "tcg"})
+    base = dict(
+        id=f"h{i}",
+        region_id="r1",
+        zone_id="z1",
+        country="FR",
+        status="up",
+        vcpus=4,
+        ram_mb=8192,
+        disk_gb=100,
+        vcpus_used=0,
+        ram_mb_used=0,
+        disk_gb_used=0,
+        cpu_ratio=1.0,
+        ram_ratio=1.0,
+        disk_ratio=1.0,
+        capabilities={"accel": "tcg"},
+    )
     base.update(kw)
     return HostView(**base)
 
@@ -47,9 +61,9 @@ def test_residency_filters_by_country_and_region():
 
 
 def test_capabilities_and_affinity():
-    assert filter_hosts([host(1), host(2, capabilities={"accel": "kvm"})], req(required_capabilities={"accel": "kvm"})) == [
-        host(2, capabilities={"accel": "kvm"})
-    ]
+    assert filter_hosts(
+        [host(1), host(2, capabilities={"accel": "kvm"})], req(required_capabilities={"accel": "kvm"})
+    ) == [host(2, capabilities={"accel": "kvm"})]
     assert [h.id for h in filter_hosts([host(1), host(2)], req(avoid_hosts=frozenset({"h1"})))] == ["h2"]
     assert [h.id for h in filter_hosts([host(1), host(2)], req(same_hosts=frozenset({"h2"})))] == ["h2"]
 

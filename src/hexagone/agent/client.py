@@ -28,7 +28,9 @@ class AgentClient:
         try:
             r = self._http.request(method, path, headers=self._headers(), timeout=timeout or self._http.timeout, **kw)
         except httpx.HTTPError as exc:
-            raise TemporaryError(f"The control plane at {self.url} is unreachable ({exc}); retrying.", delay=2.0) from exc
+            raise TemporaryError(
+                f"The control plane at {self.url} is unreachable ({exc}); retrying.", delay=2.0
+            ) from exc
         if r.status_code == 401:
             raise Unauthenticated(r.json().get("detail", "The control plane refused the agent's credential."))
         if r.status_code >= 500:
@@ -38,15 +40,17 @@ class AgentClient:
         return r.json() if r.content else None
 
     def join(self, join_token: str, name: str, inventory: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._call("POST", "/v1/agent/join", json={"join_token": join_token, "name": name,
-                                                                "inventory": inventory}))
+        return dict(
+            self._call("POST", "/v1/agent/join", json={"join_token": join_token, "name": name, "inventory": inventory})
+        )
 
     def heartbeat(self, inventory: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/agent/heartbeat", json=inventory))
 
     def desired(self, revision: int, wait: float) -> dict[str, Any]:
-        return dict(self._call("GET", "/v1/agent/desired", params={"revision": revision, "wait": wait},
-                               timeout=wait + 30))
+        return dict(
+            self._call("GET", "/v1/agent/desired", params={"revision": revision, "wait": wait}, timeout=wait + 30)
+        )
 
     def report(self, observations: list[dict[str, Any]], unmanaged: list[str]) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/agent/report", json={"observations": observations, "unmanaged": unmanaged}))

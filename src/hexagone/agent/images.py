@@ -20,9 +20,9 @@ class ImageCache:
     def ensure(self, image: dict[str, Any]) -> Path:
         """The local disk path of ``image``, downloading it (checksum-verified) the first time."""
         with self._lock:
-            d = self.root / image["id"]
-            fmt = image.get("disk_format") or "qcow2"
-            disk = d / f"disk.{fmt}"
+            d: Path = self.root / str(image["id"])
+            fmt = str(image.get("disk_format") or "qcow2")
+            disk: Path = d / f"disk.{fmt}"
             if disk.exists() and (not image.get("boot") or load_manifest(d) is not None):
                 return disk
             base = image["url"]

@@ -112,7 +112,7 @@ class Agent:
     def converge(self) -> None:
         actual = {s.instance_id: s for s in self.driver.list_instances()}
         reboots = self._reboots()
-        self._pending: set[str] = set()
+        self._pending = set()
         for iid, want in self.desired.items():
             if self._retry_at.get(iid, 0) > time.monotonic():
                 self._pending.add(iid)

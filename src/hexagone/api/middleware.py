@@ -16,8 +16,14 @@ class BodyTooLarge(Exception):
 
 def _problem_bytes(status: int, code: str, title: str, detail: str, request_id: str, path: str) -> bytes:
     return json.dumps(
-        {"type": f"https://hexagone.dev/problems/{code}", "title": title, "status": status, "detail": detail,
-         "instance": path, "request_id": request_id}
+        {
+            "type": f"https://hexagone.dev/problems/{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": path,
+            "request_id": request_id,
+        }
     ).encode()
 
 
@@ -38,15 +44,30 @@ class RequestContext:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if given and len(given) <= 64 and given.isprintable() else "req-" + secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
-        streamed = self.large_paths is not None and scope.get("method") == "PUT" and self.large_paths.match(scope["path"])
+        streamed = (
+            self.large_paths is not None and scope.get("method") == "PUT" and self.large_paths.match(scope["path"])
+        )
         limit = None if streamed else self.max_body  # streamed uploads enforce their own limit
         if "\x00" in scope["path"] or b"%00" in (scope.get("query_string") or b""):
-            body = _problem_bytes(400, "invalid-input", "Invalid input",
-                                  "The address contains a NUL character; remove it.", request_id, "")
-            await send({"type": "http.response.start", "status": 400,
-                        "headers": [(b"content-type", b"application/problem+json"),
-                                    (b"content-length", str(len(body)).encode()),
-                                    (b"x-request-id", request_id.encode())]})
+            body = _problem_bytes(
+                400,
+                "invalid-input",
+                "Invalid input",
+                "The address contains a NUL character; remove it.",
+                request_id,
+                "",
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
 
@@ -88,9 +109,22 @@ class RequestContext:
         await self.app(scope, receive, send_with_id)
 
     async def _too_large(self, send: Any, request_id: str, path: str, limit: int) -> None:
-        body = _problem_bytes(413, "payload-too-large", "Request body too large",
-                              f"The request body is over the {limit}-byte limit; send less data.", request_id, path)
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = _problem_bytes(
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"The request body is over the {limit}-byte limit; send less data.",
+            request_id,
+            path,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -36,7 +36,7 @@ STATUS: dict[type[errors.HexagoneError], tuple[int, str]] = {
 def status_for(exc: errors.HexagoneError) -> tuple[int, str]:
     for klass in type(exc).__mro__:
         if klass in STATUS:
-            return STATUS[klass]  # type: ignore[index]
+            return STATUS[klass]
     return 500, "Internal error"
 
 

@@ -17,7 +17,9 @@ from hexagone.usecase import UseCase
 MAX_EXPORT = 100_000
 
 
-def query(uc: UseCase, limit: int, after_seq: int | None, filters: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
+def query(
+    uc: UseCase, limit: int, after_seq: int | None, filters: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int | None]:
     """Records visible to the principal, oldest first, ``after_seq`` as the cursor."""
     principal = uc.require_principal()
     paths, _ = visible_scopes(principal, "audit.read")

@@ -16,7 +16,7 @@ from hexagone.billing import metering, periods, pricing, rating
 from hexagone.db.billing_models import Budget, BudgetEvent
 from hexagone.db.models import Project
 from hexagone.errors import InvalidInput, NotFound, QuotaExceeded
-from hexagone.identity.orgs import load_org, load_project, org_target, root_org
+from hexagone.identity.orgs import load_org, load_project, org_target, project_target, root_org
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
 
@@ -38,6 +38,7 @@ def create(
     uc.authorize(org_target(org), "billing.write", what="organisation")
     if project_id:
         project = load_project(uc, project_id)
+        uc.authorize(project_target(project), "project.read", what="project")  # another tenant's: as missing
         if project.org_id != org.id:
             raise InvalidInput("The project belongs to another organisation.")
     ths = sorted(set(thresholds if thresholds is not None else DEFAULT_THRESHOLDS))

@@ -149,8 +149,21 @@ def set_rule(
     region_id = load_region(uc, region).id if region else ""
     if customer_id:
         child = load_org(uc, customer_id)
+        uc.authorize(org_target(child), "org.read", what="organisation")  # another tenant's: as missing
         if child.parent_id != issuer.id:
             raise InvalidInput("A per-customer rule names a direct child organisation of the issuer.")
+    when = _not_past(uc, effective_from)
+    same = uc.session.execute(
+        select(RetailRule.id).where(
+            RetailRule.issuer_org_id == issuer.id, RetailRule.kind == kind, RetailRule.product == product,
+            RetailRule.region_id == region_id, RetailRule.customer_org_id == customer_id,
+            RetailRule.effective_from == when,
+        )
+    ).first()
+    if same is not None:
+        raise InvalidInput(
+            "A rule of this kind, product, region and customer already starts then; choose another date."
+        )
     rule = RetailRule(
         id=new_id(),
         issuer_org_id=issuer.id,
@@ -159,7 +172,7 @@ def set_rule(
         region_id=region_id,
         customer_org_id=customer_id,
         value=amount,
-        effective_from=_not_past(uc, effective_from),
+        effective_from=when,
         created_at=uc.now,
     )
     uc.session.add(rule)

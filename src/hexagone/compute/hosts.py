@@ -31,12 +31,24 @@ def create_join_token(uc: UseCase, region: str, zone: str | None, ttl_seconds: i
     if chosen is None:
         raise InvalidInput(f"Region {reg.name} has no zone '{zone or ''}': create one first.")
     raw = "hxj_" + secrets.token_urlsafe(32)
-    row = HostJoinToken(id=new_id(), token_hash=uc.hasher.keyed(raw), region_id=reg.id, zone_id=chosen.id,
-                        expires_at=uc.now + dt.timedelta(seconds=ttl_seconds), created_at=uc.now)
+    row = HostJoinToken(
+        id=new_id(),
+        token_hash=uc.hasher.keyed(raw),
+        region_id=reg.id,
+        zone_id=chosen.id,
+        expires_at=uc.now + dt.timedelta(seconds=ttl_seconds),
+        created_at=uc.now,
+    )
     uc.session.add(row)
     uc.session.flush()
-    uc.audit("host.join_token.create", "host_join_token", row.id, root.id, root.path,
-             details={"region": reg.name, "zone": chosen.name})
+    uc.audit(
+        "host.join_token.create",
+        "host_join_token",
+        row.id,
+        root.id,
+        root.path,
+        details={"region": reg.name, "zone": chosen.name},
+    )
     return row, raw
 
 
@@ -50,9 +62,19 @@ def join(uc: UseCase, join_token: str, name: str, inventory: dict[str, Any]) -> 
     if uc.session.execute(select(Host.id).where(Host.name == name)).first():
         raise Conflict(f"A host named '{name}' already exists; choose another name or remove the old host.")
     credential = "hxa_" + secrets.token_urlsafe(32)
-    host = Host(id=new_id(), name=name, region_id=row.region_id, zone_id=row.zone_id, status="up",
-                credential_hash=uc.hasher.keyed(credential), created_at=uc.now, last_heartbeat_at=uc.now,
-                capabilities={}, unmanaged=[], desired_revision=1)
+    host = Host(
+        id=new_id(),
+        name=name,
+        region_id=row.region_id,
+        zone_id=row.zone_id,
+        status="up",
+        credential_hash=uc.hasher.keyed(credential),
+        created_at=uc.now,
+        last_heartbeat_at=uc.now,
+        capabilities={},
+        unmanaged=[],
+        desired_revision=1,
+    )
     _apply_inventory(host, inventory)
     uc.session.add(host)
     row.used_at, row.host_id = uc.now, host.id
@@ -79,7 +101,9 @@ def _apply_inventory(host: Host, inv: dict[str, Any]) -> None:
 def authenticate_agent(uc: UseCase, credential: str | None) -> Host:
     if not credential or not credential.startswith("hxa_"):
         raise Unauthenticated("Agents authenticate with their host credential (hxa_...).")
-    host = uc.session.execute(select(Host).where(Host.credential_hash == uc.hasher.keyed(credential))).scalar_one_or_none()
+    host = uc.session.execute(
+        select(Host).where(Host.credential_hash == uc.hasher.keyed(credential))
+    ).scalar_one_or_none()
     if host is None:
         raise Unauthenticated("The host credential is not valid: re-join the host.")
     return host
@@ -106,22 +130,37 @@ def bump(uc: UseCase, host_id: str) -> None:
 
 def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
     rows = uc.session.execute(
-        select(Instance, Image).join(Image, Image.id == Instance.image_id).where(
-            Instance.host_id == host.id, Instance.state != states.DELETED
-        ).order_by(Instance.id)
+        select(Instance, Image)
+        .join(Image, Image.id == Instance.image_id)
+        .where(Instance.host_id == host.id, Instance.state != states.DELETED)
+        .order_by(Instance.id)
     ).all()
     items = []
     for inst, image in rows:
-        items.append({
-            "instance_id": inst.id, "name": inst.name, "vcpus": inst.vcpus, "ram_mb": inst.ram_mb,
-            "disk_gb": inst.disk_gb, "hostname": _hostname(inst.name), "mac": inst.mac, "ip": inst.ip,
-            "ssh_authorized_keys": list(inst.ssh_keys or []), "user_data": inst.user_data,
-            "metadata": {str(k): str(v) for k, v in (inst.metadata_ or {}).items()},
-            "desired_power": states.desired_power(inst.state, inst.desired_power),
-            "reboot_seq": inst.reboot_seq,
-            "image": {"id": image.id, "disk_format": image.disk_format, "checksum_sha256": image.checksum_sha256,
-                      "boot": image.boot or {}, "url": f"{base_url}/v1/agent/images/{image.id}"},
-        })
+        items.append(
+            {
+                "instance_id": inst.id,
+                "name": inst.name,
+                "vcpus": inst.vcpus,
+                "ram_mb": inst.ram_mb,
+                "disk_gb": inst.disk_gb,
+                "hostname": _hostname(inst.name),
+                "mac": inst.mac,
+                "ip": inst.ip,
+                "ssh_authorized_keys": list(inst.ssh_keys or []),
+                "user_data": inst.user_data,
+                "metadata": {str(k): str(v) for k, v in (inst.metadata_ or {}).items()},
+                "desired_power": states.desired_power(inst.state, inst.desired_power),
+                "reboot_seq": inst.reboot_seq,
+                "image": {
+                    "id": image.id,
+                    "disk_format": image.disk_format,
+                    "checksum_sha256": image.checksum_sha256,
+                    "boot": image.boot or {},
+                    "url": f"{base_url}/v1/agent/images/{image.id}",
+                },
+            }
+        )
     return {"host_id": host.id, "revision": host.desired_revision, "instances": items}
 
 
@@ -145,7 +184,8 @@ def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanage
     # action locks an instance, then the host (``bump``); the opposite order here deadlocked on PostgreSQL.
     with uc.session.no_autoflush:
         instances = {
-            i.id: i for i in uc.session.execute(
+            i.id: i
+            for i in uc.session.execute(
                 select(Instance).where(Instance.id.in_(ids), Instance.host_id == host.id).with_for_update()
             ).scalars()
         }
@@ -171,8 +211,9 @@ def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanage
             inst.guest_ready = bool(obs["guest_ready"]) and after == states.RUNNING
         if obs.get("accel"):
             inst.accel = str(obs["accel"])[:8]
-        if after != before or (inst.task and power in ("RUNNING", "STOPPED")
-                                and (power == "RUNNING") == (inst.desired_power == "running")):
+        if after != before or (
+            inst.task and power in ("RUNNING", "STOPPED") and (power == "RUNNING") == (inst.desired_power == "running")
+        ):
             inst.task = ""
         if after != before:
             inst.state = after
@@ -185,8 +226,14 @@ def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanage
                 _release(uc, inst)
                 freed = True
             uc.actor.name = f"agent:{host.name}"
-            uc.audit("instance.state", "instance", inst.id, inst.org_id, inst.org_path,
-                     details={"from": before, "to": after, "host": host.name})
+            uc.audit(
+                "instance.state",
+                "instance",
+                inst.id,
+                inst.org_id,
+                inst.org_path,
+                details={"from": before, "to": after, "host": host.name},
+            )
             applied += 1
     if freed:
         bump(uc, host.id)
@@ -206,9 +253,13 @@ def _release(uc: UseCase, inst: Instance) -> None:
     if inst.host_id is None:
         return
     uc.session.execute(
-        update(Host).where(Host.id == inst.host_id).values(
-            vcpus_used=Host.vcpus_used - inst.vcpus, ram_mb_used=Host.ram_mb_used - inst.ram_mb,
-            disk_gb_used=Host.disk_gb_used - inst.disk_gb, instances_used=Host.instances_used - 1,
+        update(Host)
+        .where(Host.id == inst.host_id)
+        .values(
+            vcpus_used=Host.vcpus_used - inst.vcpus,
+            ram_mb_used=Host.ram_mb_used - inst.ram_mb,
+            disk_gb_used=Host.disk_gb_used - inst.disk_gb,
+            instances_used=Host.instances_used - 1,
         )
     )
 
@@ -217,17 +268,28 @@ def mark_down(uc: UseCase, grace_seconds: int = HEARTBEAT_GRACE_SECONDS) -> list
     """Hosts that missed heartbeats are marked down (their instances show UNKNOWN; nothing is
     deleted or billed as running). Run periodically by the control plane."""
     limit = uc.now - dt.timedelta(seconds=grace_seconds)
-    hosts = list(uc.session.execute(
-        select(Host).where(Host.status == "up", Host.last_heartbeat_at < limit).with_for_update()
-    ).scalars())
+    hosts = list(
+        uc.session.execute(
+            select(Host).where(Host.status == "up", Host.last_heartbeat_at < limit).with_for_update()
+        ).scalars()
+    )
     if not hosts:
         return []
     root = root_org(uc)
     for host in hosts:
         host.status = "down"
         uc.actor.name = "control-plane"
-        uc.audit("host.down", "host", host.id, root.id, root.path,
-                 details={"name": host.name, "last_heartbeat_at": host.last_heartbeat_at.isoformat() if host.last_heartbeat_at else None})
+        uc.audit(
+            "host.down",
+            "host",
+            host.id,
+            root.id,
+            root.path,
+            details={
+                "name": host.name,
+                "last_heartbeat_at": host.last_heartbeat_at.isoformat() if host.last_heartbeat_at else None,
+            },
+        )
     return [h.id for h in hosts]
 
 
@@ -235,30 +297,54 @@ def fail_stuck_builds(uc: UseCase, timeout_seconds: int) -> int:
     """Instances BUILDING for longer than the timeout on an *up* host go to ERROR, so nothing is
     stuck forever; on a down host they stay (shown UNKNOWN) until it returns."""
     limit = uc.now - dt.timedelta(seconds=timeout_seconds)
-    rows = list(uc.session.execute(
-        select(Instance).join(Host, Host.id == Instance.host_id).where(
-            Instance.state == states.BUILDING, Instance.created_at < limit, Host.status == "up"
-        ).with_for_update()
-    ).scalars())
+    rows = list(
+        uc.session.execute(
+            select(Instance)
+            .join(Host, Host.id == Instance.host_id)
+            .where(Instance.state == states.BUILDING, Instance.created_at < limit, Host.status == "up")
+            .with_for_update()
+        ).scalars()
+    )
     for inst in rows:
         inst.state = states.ERROR
         metering.instance_changed(uc, inst, states.BUILDING, inst.state)
-        inst.error_reason = (f"The instance did not start within {timeout_seconds} s; delete it and try again, "
-                             "or contact support with its id.")
+        inst.error_reason = (
+            f"The instance did not start within {timeout_seconds} s; delete it and try again, "
+            "or contact support with its id."
+        )
         inst.updated_at = uc.now
-        uc.audit("instance.state", "instance", inst.id, inst.org_id, inst.org_path,
-                 details={"from": states.BUILDING, "to": states.ERROR, "reason": "build timeout"})
+        uc.audit(
+            "instance.state",
+            "instance",
+            inst.id,
+            inst.org_id,
+            inst.org_path,
+            details={"from": states.BUILDING, "to": states.ERROR, "reason": "build timeout"},
+        )
     return len(rows)
 
 
 def host_out(h: Host, now: dt.datetime) -> dict[str, Any]:
     return {
-        "id": h.id, "name": h.name, "region_id": h.region_id, "zone_id": h.zone_id, "status": h.status,
-        "vcpus": h.vcpus, "ram_mb": h.ram_mb, "disk_gb": h.disk_gb, "vcpus_used": h.vcpus_used,
-        "ram_mb_used": h.ram_mb_used, "disk_gb_used": h.disk_gb_used, "instances": h.instances_used,
-        "cpu_ratio": h.cpu_ratio, "ram_ratio": h.ram_ratio, "disk_ratio": h.disk_ratio,
-        "capabilities": h.capabilities or {}, "last_heartbeat_at": h.last_heartbeat_at,
-        "agent_version": h.agent_version, "unmanaged_instances": h.unmanaged or [],
+        "id": h.id,
+        "name": h.name,
+        "region_id": h.region_id,
+        "zone_id": h.zone_id,
+        "status": h.status,
+        "vcpus": h.vcpus,
+        "ram_mb": h.ram_mb,
+        "disk_gb": h.disk_gb,
+        "vcpus_used": h.vcpus_used,
+        "ram_mb_used": h.ram_mb_used,
+        "disk_gb_used": h.disk_gb_used,
+        "instances": h.instances_used,
+        "cpu_ratio": h.cpu_ratio,
+        "ram_ratio": h.ram_ratio,
+        "disk_ratio": h.disk_ratio,
+        "capabilities": h.capabilities or {},
+        "last_heartbeat_at": h.last_heartbeat_at,
+        "agent_version": h.agent_version,
+        "unmanaged_instances": h.unmanaged or [],
     }
 
 

@@ -60,9 +60,13 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
     if image.status != "active":
         raise Conflict(f"Image {image.name} is {image.status}; upload its data or choose an active image.")
     if image.min_disk_gb and image.min_disk_gb > flavor.disk_gb:
-        raise InvalidInput(f"Image {image.name} needs a {image.min_disk_gb} GB disk; flavor {flavor.name} has {flavor.disk_gb} GB.")
+        raise InvalidInput(
+            f"Image {image.name} needs a {image.min_disk_gb} GB disk; flavor {flavor.name} has {flavor.disk_gb} GB."
+        )
     if image.min_ram_mb and image.min_ram_mb > flavor.ram_mb:
-        raise InvalidInput(f"Image {image.name} needs {image.min_ram_mb} MB of RAM; flavor {flavor.name} has {flavor.ram_mb} MB.")
+        raise InvalidInput(
+            f"Image {image.name} needs {image.min_ram_mb} MB of RAM; flavor {flavor.name} has {flavor.ram_mb} MB."
+        )
     keys = keys_for(uc, body["key_name"]) if body.get("key_name") else []
     user_data = body.get("user_data")
     if user_data is not None and len(user_data.encode()) > MAX_USER_DATA:
@@ -89,10 +93,19 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
         zone_id = zone.id
     quotas.check_and_lock(uc, project, flavor.vcpus, flavor.ram_mb, flavor.disk_gb)
     budgets.check_can_create(uc, project)
-    req = Request(vcpus=flavor.vcpus, ram_mb=flavor.ram_mb, disk_gb=flavor.disk_gb, region_id=region.id,
-                  zone_id=zone_id, allowed_countries=countries, allowed_regions=regions, region_name=region.name,
-                  avoid_hosts=avoid, same_hosts=same,
-                  required_capabilities=dict(body.get("required_capabilities") or {}))
+    req = Request(
+        vcpus=flavor.vcpus,
+        ram_mb=flavor.ram_mb,
+        disk_gb=flavor.disk_gb,
+        region_id=region.id,
+        zone_id=zone_id,
+        allowed_countries=countries,
+        allowed_regions=regions,
+        region_name=region.name,
+        avoid_hosts=avoid,
+        same_hosts=same,
+        required_capabilities=dict(body.get("required_capabilities") or {}),
+    )
     host_id = placement.schedule_and_claim(uc, req, uc.settings.scheduler_strategy)
     host = uc.session.get(Host, host_id)
     assert host is not None
@@ -105,20 +118,48 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
         ).scalars()
         ip = ipam.next_free(cidr, used)
     inst = Instance(
-        id=iid, name=body["name"], project_id=project.id, org_id=project.org_id, org_path=project.org_path,
-        user_id=uc.require_principal().user_id, flavor_id=flavor.id, image_id=image.id, vcpus=flavor.vcpus,
-        ram_mb=flavor.ram_mb, disk_gb=flavor.disk_gb, region_id=region.id, zone_id=host.zone_id,
-        host_id=host_id, server_group_id=group_id, state=states.BUILDING, task="", desired_power="running",
-        reboot_seq=0, error_reason="", guest_ready=False, key_name=body.get("key_name"), ssh_keys=keys,
-        user_data=user_data, metadata_=dict(body.get("metadata") or {}), mac=ipam.mac_for(iid), ip=ip,
-        created_at=uc.now, updated_at=uc.now,
+        id=iid,
+        name=body["name"],
+        project_id=project.id,
+        org_id=project.org_id,
+        org_path=project.org_path,
+        user_id=uc.require_principal().user_id,
+        flavor_id=flavor.id,
+        image_id=image.id,
+        vcpus=flavor.vcpus,
+        ram_mb=flavor.ram_mb,
+        disk_gb=flavor.disk_gb,
+        region_id=region.id,
+        zone_id=host.zone_id,
+        host_id=host_id,
+        server_group_id=group_id,
+        state=states.BUILDING,
+        task="",
+        desired_power="running",
+        reboot_seq=0,
+        error_reason="",
+        guest_ready=False,
+        key_name=body.get("key_name"),
+        ssh_keys=keys,
+        user_data=user_data,
+        metadata_=dict(body.get("metadata") or {}),
+        mac=ipam.mac_for(iid),
+        ip=ip,
+        created_at=uc.now,
+        updated_at=uc.now,
     )
     uc.session.add(inst)
     uc.session.flush()
     metering.instance_changed(uc, inst, None, inst.state)
     hosts.bump(uc, host_id)
-    uc.audit("instance.create", "instance", inst.id, inst.org_id, inst.org_path,
-             details={"name": inst.name, "flavor": flavor.name, "image": image.name, "host": host.name})
+    uc.audit(
+        "instance.create",
+        "instance",
+        inst.id,
+        inst.org_id,
+        inst.org_path,
+        details={"name": inst.name, "flavor": flavor.name, "image": image.name, "host": host.name},
+    )
     return inst
 
 
@@ -146,7 +187,9 @@ def visible_filter(uc: UseCase) -> ColumnElement[bool]:
     return or_(*conds)
 
 
-def list_instances(uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]) -> tuple[list[Instance], str | None]:
+def list_instances(
+    uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> tuple[list[Instance], str | None]:
     stmt = select(Instance).where(visible_filter(uc))
     if not filters.get("include_deleted"):
         stmt = stmt.where(Instance.state != states.DELETED)
@@ -185,8 +228,9 @@ def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
     inst.updated_at = uc.now
     if inst.host_id:
         hosts.bump(uc, inst.host_id)
-    uc.audit(f"instance.{verb}", "instance", inst.id, inst.org_id, inst.org_path,
-             details={"from": before, "to": inst.state})
+    uc.audit(
+        f"instance.{verb}", "instance", inst.id, inst.org_id, inst.org_path, details={"from": before, "to": inst.state}
+    )
     return inst
 
 
@@ -200,19 +244,37 @@ def host_status_map(uc: UseCase, host_ids: set[str]) -> dict[str, bool]:
 
 def instance_out(inst: Instance, host_up: bool = True) -> dict[str, Any]:
     return {
-        "id": inst.id, "name": inst.name, "project_id": inst.project_id, "org_id": inst.org_id,
-        "state": states.shown_state(inst.state, host_up), "stored_state": inst.state, "task": inst.task or None,
-        "error_reason": inst.error_reason or None, "guest_ready": inst.guest_ready,
-        "flavor_id": inst.flavor_id, "image_id": inst.image_id, "vcpus": inst.vcpus, "ram_mb": inst.ram_mb,
-        "disk_gb": inst.disk_gb, "region_id": inst.region_id, "zone_id": inst.zone_id, "host_id": inst.host_id,
-        "server_group_id": inst.server_group_id, "key_name": inst.key_name, "metadata": inst.metadata_ or {},
+        "id": inst.id,
+        "name": inst.name,
+        "project_id": inst.project_id,
+        "org_id": inst.org_id,
+        "state": states.shown_state(inst.state, host_up),
+        "stored_state": inst.state,
+        "task": inst.task or None,
+        "error_reason": inst.error_reason or None,
+        "guest_ready": inst.guest_ready,
+        "flavor_id": inst.flavor_id,
+        "image_id": inst.image_id,
+        "vcpus": inst.vcpus,
+        "ram_mb": inst.ram_mb,
+        "disk_gb": inst.disk_gb,
+        "region_id": inst.region_id,
+        "zone_id": inst.zone_id,
+        "host_id": inst.host_id,
+        "server_group_id": inst.server_group_id,
+        "key_name": inst.key_name,
+        "metadata": inst.metadata_ or {},
         "addresses": [{"network": "default", "ip": inst.ip, "mac": inst.mac}] if inst.ip or inst.mac else [],
-        "accel": inst.accel, "created_at": inst.created_at, "updated_at": inst.updated_at,
+        "accel": inst.accel,
+        "created_at": inst.created_at,
+        "updated_at": inst.updated_at,
         "launched_at": inst.launched_at,
     }
 
 
-def list_server_groups(uc: UseCase, limit: int, cursor: str | None, project_id: str | None) -> tuple[list[ServerGroup], str | None]:
+def list_server_groups(
+    uc: UseCase, limit: int, cursor: str | None, project_id: str | None
+) -> tuple[list[ServerGroup], str | None]:
     principal = uc.require_principal()
     paths, project_ids = visible_scopes(principal, "compute.read")
     conds = [_path_filter(ServerGroup.org_path, paths)]
@@ -229,10 +291,17 @@ def create_server_group(uc: UseCase, project_id: str, name: str, policy: str) ->
     uc.authorize(project_target(project), "compute.create", what="project")
     if policy not in ("anti-affinity", "affinity"):
         raise InvalidInput("policy must be 'anti-affinity' or 'affinity'.")
-    group = ServerGroup(id=new_id(), project_id=project.id, org_path=project.org_path, name=name, policy=policy,
-                        created_at=uc.now)
+    group = ServerGroup(
+        id=new_id(), project_id=project.id, org_path=project.org_path, name=name, policy=policy, created_at=uc.now
+    )
     uc.session.add(group)
     uc.session.flush()
-    uc.audit("server_group.create", "server_group", group.id, project.org_id, project.org_path,
-             details={"name": name, "policy": policy})
+    uc.audit(
+        "server_group.create",
+        "server_group",
+        group.id,
+        project.org_id,
+        project.org_path,
+        details={"name": name, "policy": policy},
+    )
     return group

@@ -76,7 +76,7 @@ def claim(uc: UseCase, host_id: str, vcpus: int, ram_mb: int, disk_gb: int) -> b
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def schedule_and_claim(uc: UseCase, req: Request, strategy: str = "spread") -> str:

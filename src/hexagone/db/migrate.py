@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from hexagone.db import billing_models, compute_models, models  # noqa: F401
+from hexagone.db import billing_models, compute_models, models, network_models  # noqa: F401
 from hexagone.db.base import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"

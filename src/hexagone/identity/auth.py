@@ -87,8 +87,13 @@ def mfa_mandatory(uc: UseCase, user: User, grants: tuple[Grant, ...]) -> tuple[b
 
 
 def login(
-    uc: UseCase, name: str, password: str, totp_code: str | None, recovery_code: str | None,
-    project_id: str | None = None, precheck: tuple[str | None, bool] | None = None,
+    uc: UseCase,
+    name: str,
+    password: str,
+    totp_code: str | None,
+    recovery_code: str | None,
+    project_id: str | None = None,
+    precheck: tuple[str | None, bool] | None = None,
 ) -> LoginResult:
     """Never raises for bad credentials: the failure is returned so its audit record commits.
     Unknown user and wrong password cost one argon2id verification each and answer the same."""
@@ -101,21 +106,35 @@ def login(
         password_ok = uc.hasher.verify_password(stored, password)
     base_details = {"login": name[:100]}
     if user is None or not user.enabled:
-        uc.audit("auth.login", "user", user.id if user else None, user.org_id if user else None,
-                 user.org_path if user else root_path(uc),  # unknown login names: the operator's trail
-                 result="failure", details={**base_details, "reason": "unknown"})
+        uc.audit(
+            "auth.login",
+            "user",
+            user.id if user else None,
+            user.org_id if user else None,
+            user.org_path if user else root_path(uc),  # unknown login names: the operator's trail
+            result="failure",
+            details={**base_details, "reason": "unknown"},
+        )
         return LoginResult(error=Unauthenticated(BAD_LOGIN))
     uc.actor.user_id, uc.actor.name, uc.actor.org_id = user.id, user.name, user.org_id
     if user.locked_until is not None and user.locked_until > uc.now:
-        uc.audit("auth.login", "user", user.id, user.org_id, user.org_path, result="failure",
-                 details={**base_details, "reason": "locked"})
+        uc.audit(
+            "auth.login",
+            "user",
+            user.id,
+            user.org_id,
+            user.org_path,
+            result="failure",
+            details={**base_details, "reason": "locked"},
+        )
         return LoginResult(error=Unauthenticated(BAD_LOGIN))
     if not password_ok:
         return _failed(uc, user, "wrong password")
     if user.totp_enabled:
         if not totp_code and not recovery_code:
-            uc.audit("auth.login", "user", user.id, user.org_id, user.org_path, result="mfa_required",
-                     details=base_details)
+            uc.audit(
+                "auth.login", "user", user.id, user.org_id, user.org_path, result="mfa_required", details=base_details
+            )
             return LoginResult(error=MfaRequired("A second factor is required: send totp_code (or recovery_code)."))
         if not second_factor_ok(uc, user, totp_code, recovery_code):
             return _failed(uc, user, "wrong second factor")
@@ -132,8 +151,14 @@ def login(
     elif is_operator_admin(uc, grants) and not user.totp_enabled:
         warnings.append("Operator administrators should use a second factor: run `hexagone user totp enrol`.")
     raw, row = issue_token(uc, user, mfa=user.totp_enabled, restricted=restricted, project_id=project_id)
-    uc.audit("auth.login", "user", user.id, user.org_id, user.org_path,
-             details={**base_details, "mfa": user.totp_enabled, "token_id": row.id})
+    uc.audit(
+        "auth.login",
+        "user",
+        user.id,
+        user.org_id,
+        user.org_path,
+        details={**base_details, "mfa": user.totp_enabled, "token_id": row.id},
+    )
     return LoginResult(token=raw, token_row=row, user=user, warnings=warnings)
 
 
@@ -162,12 +187,20 @@ def second_factor_ok(uc: UseCase, user: User, code: str | None, recovery: str | 
     return False
 
 
-def issue_token(uc: UseCase, user: User, *, mfa: bool, restricted: bool, project_id: str | None = None) -> tuple[str, Token]:
+def issue_token(
+    uc: UseCase, user: User, *, mfa: bool, restricted: bool, project_id: str | None = None
+) -> tuple[str, Token]:
     raw = new_token()
     row = Token(
-        id=new_id(), token_hash=uc.hasher.keyed(raw), user_id=user.id, project_id=project_id, mfa=mfa,
-        restricted=restricted, issued_at=uc.now,
-        expires_at=uc.now + dt.timedelta(seconds=uc.settings.token_ttl_seconds), source=uc.actor.source_ip[:64],
+        id=new_id(),
+        token_hash=uc.hasher.keyed(raw),
+        user_id=user.id,
+        project_id=project_id,
+        mfa=mfa,
+        restricted=restricted,
+        issued_at=uc.now,
+        expires_at=uc.now + dt.timedelta(seconds=uc.settings.token_ttl_seconds),
+        source=uc.actor.source_ip[:64],
     )
     uc.session.add(row)
     uc.session.flush()
@@ -175,13 +208,20 @@ def issue_token(uc: UseCase, user: User, *, mfa: bool, restricted: bool, project
 
 
 def principal_for_user(uc: UseCase, user: User, *, restricted: bool, api_key: ApiKey | None = None) -> Principal:
+    grants: tuple[Grant, ...]
     if api_key is not None:
         grants = (Grant(api_key.role, api_key.scope_type, api_key.scope_id, api_key.scope_path),)
     else:
         grants = _grants(uc, user.id)
     return Principal(
-        user_id=user.id, org_id=user.org_id, org_path=user.org_path, grants=grants, root_path=root_path(uc),
-        restricted=restricted, api_key_id=api_key.id if api_key else None, name=user.name,
+        user_id=user.id,
+        org_id=user.org_id,
+        org_path=user.org_path,
+        grants=grants,
+        root_path=root_path(uc),
+        restricted=restricted,
+        api_key_id=api_key.id if api_key else None,
+        name=user.name,
     )
 
 
@@ -190,7 +230,8 @@ def authenticate(uc: UseCase, credential: str) -> tuple[Principal, Token | None]
     invalid = Unauthenticated("The token or API key is invalid, expired or revoked: log in again.")
     if credential.startswith("hxk_"):
         row = uc.session.execute(
-            select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.user_id)
             .where(ApiKey.key_hash == uc.hasher.keyed(credential))
         ).first()
         if row is None:
@@ -199,16 +240,16 @@ def authenticate(uc: UseCase, credential: str) -> tuple[Principal, Token | None]
         if key.revoked_at is not None or (key.expires_at and key.expires_at <= uc.now) or not user.enabled:
             raise invalid
         grants = _grants(uc, user.id)
-        full = Principal(user_id=user.id, org_id=user.org_id, org_path=user.org_path, grants=grants,
-                         root_path=root_path(uc))
+        full = Principal(
+            user_id=user.id, org_id=user.org_id, org_path=user.org_path, grants=grants, root_path=root_path(uc)
+        )
         target = Target(org_path=key.scope_path, project_id=key.scope_id if key.scope_type == "project" else None)
         if best_rank_on(full, target) < ROLE_RANK.get(key.role, 99):
             raise invalid  # the owner lost the role the key carries
         uc.extras["user"] = user
         return principal_for_user(uc, user, restricted=False, api_key=key), None
     found = uc.session.execute(
-        select(Token, User).join(User, User.id == Token.user_id)
-        .where(Token.token_hash == uc.hasher.keyed(credential))
+        select(Token, User).join(User, User.id == Token.user_id).where(Token.token_hash == uc.hasher.keyed(credential))
     ).first()
     if found is None:
         raise invalid
@@ -230,6 +271,7 @@ def logout(uc: UseCase, token: Token | None) -> None:
 
 
 # --- TOTP enrolment ------------------------------------------------------------------------------------
+
 
 def _me(uc: UseCase) -> User:
     """The user changing its own credentials: with a password-based token, never an API key."""
@@ -293,8 +335,10 @@ def change_password(uc: UseCase, current: str, new: str) -> None:
 
 # --- API keys --------------------------------------------------------------------------------------------
 
-def create_api_key(uc: UseCase, name: str, scope_type: str, scope_id: str, role: str,
-                   expires_at: dt.datetime | None) -> tuple[ApiKey, str]:
+
+def create_api_key(
+    uc: UseCase, name: str, scope_type: str, scope_id: str, role: str, expires_at: dt.datetime | None
+) -> tuple[ApiKey, str]:
     target, scope_path, _ = _scope(uc, scope_type, scope_id)
     uc.authorize(target, "apikey.create", what=scope_noun(scope_type))
     principal = uc.require_principal()
@@ -306,14 +350,30 @@ def create_api_key(uc: UseCase, name: str, scope_type: str, scope_id: str, role:
         raise InvalidInput("expires_at must be in the future.")
     prefix, secret = new_api_key()
     key = ApiKey(
-        id=new_id(), key_hash=uc.hasher.keyed(secret), prefix=prefix, name=name, user_id=principal.user_id,
-        org_id=principal.org_id, org_path=principal.org_path, role=role, scope_type=scope_type,
-        scope_id=scope_id, scope_path=scope_path, created_at=uc.now, expires_at=expires_at,
+        id=new_id(),
+        key_hash=uc.hasher.keyed(secret),
+        prefix=prefix,
+        name=name,
+        user_id=principal.user_id,
+        org_id=principal.org_id,
+        org_path=principal.org_path,
+        role=role,
+        scope_type=scope_type,
+        scope_id=scope_id,
+        scope_path=scope_path,
+        created_at=uc.now,
+        expires_at=expires_at,
     )
     uc.session.add(key)
     uc.session.flush()
-    uc.audit("apikey.create", "api_key", key.id, principal.org_id, scope_path,
-             details={"name": name, "role": role, "scope_type": scope_type, "scope_id": scope_id})
+    uc.audit(
+        "apikey.create",
+        "api_key",
+        key.id,
+        principal.org_id,
+        scope_path,
+        details={"name": name, "role": role, "scope_type": scope_type, "scope_id": scope_id},
+    )
     return key, secret
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, delete, false, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from hexagone.authz.policy import Target, may_have_child, visible_scopes
@@ -63,8 +63,14 @@ def create_org(uc: UseCase, parent_id: str, kind: str, data: dict[str, Any]) -> 
     _check_residency(data.get("residency") or {})
     oid = new_id()
     org = Organisation(
-        id=oid, parent_id=parent.id, kind=kind, path=f"{parent.path}{oid}/", depth=parent.depth + 1,
-        created_at=uc.now, updated_at=uc.now, status="active",
+        id=oid,
+        parent_id=parent.id,
+        kind=kind,
+        path=f"{parent.path}{oid}/",
+        depth=parent.depth + 1,
+        created_at=uc.now,
+        updated_at=uc.now,
+        status="active",
         **{k: v for k, v in data.items() if k in ORG_FIELDS and v is not None},
     )
     if not org.legal_name:
@@ -87,7 +93,9 @@ def _path_filter(column: Any, paths: list[str]) -> ColumnElement[bool]:
     return or_(*[column.startswith(p, autoescape=True) for p in paths])
 
 
-def list_orgs(uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]) -> tuple[list[Organisation], str | None]:
+def list_orgs(
+    uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> tuple[list[Organisation], str | None]:
     principal = uc.require_principal()
     paths, _ = visible_scopes(principal, "org.read")
     stmt = select(Organisation).where(_path_filter(Organisation.path, paths), Organisation.status != "deleted")
@@ -121,9 +129,12 @@ def delete_org(uc: UseCase, org_id: str) -> None:
     uc.authorize(org_target(org), "org.delete", what="organisation")
     if org.parent_id is None:
         raise Conflict("The operator organisation cannot be deleted.")
-    busy = uc.session.execute(
-        select(Organisation.id).where(Organisation.parent_id == org.id, Organisation.status != "deleted").limit(1)
-    ).first() or uc.session.execute(select(Project.id).where(Project.org_id == org.id).limit(1)).first()
+    busy = (
+        uc.session.execute(
+            select(Organisation.id).where(Organisation.parent_id == org.id, Organisation.status != "deleted").limit(1)
+        ).first()
+        or uc.session.execute(select(Project.id).where(Project.org_id == org.id).limit(1)).first()
+    )
     if busy:
         raise Conflict("The organisation still holds organisations or projects: delete them first.")
     org.status = "deleted"
@@ -134,6 +145,7 @@ def delete_org(uc: UseCase, org_id: str) -> None:
 
 
 # --- projects ------------------------------------------------------------------------------------
+
 
 def project_target(project: Project) -> Target:
     return Target(org_path=project.org_path, project_id=project.id)
@@ -152,8 +164,13 @@ def create_project(uc: UseCase, org_id: str, name: str, description: str) -> Pro
     if org.kind != "customer":
         raise InvalidInput("Projects belong to customer organisations; create a customer first.")
     project = Project(
-        id=new_id(), org_id=org.id, org_path=org.path, name=name, description=description,
-        created_at=uc.now, updated_at=uc.now,
+        id=new_id(),
+        org_id=org.id,
+        org_path=org.path,
+        name=name,
+        description=description,
+        created_at=uc.now,
+        updated_at=uc.now,
     )
     uc.session.add(project)
     try:
@@ -171,7 +188,9 @@ def get_project(uc: UseCase, project_id: str) -> Project:
     return project
 
 
-def list_projects(uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]) -> tuple[list[Project], str | None]:
+def list_projects(
+    uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> tuple[list[Project], str | None]:
     principal = uc.require_principal()
     paths, project_ids = visible_scopes(principal, "project.read")
     conds = [_path_filter(Project.org_path, paths)]
@@ -197,7 +216,9 @@ def update_project(uc: UseCase, project_id: str, changes: dict[str, Any]) -> Pro
             uc.session.flush()
     except IntegrityError as exc:
         raise Conflict("Another project of this organisation already has that name.") from exc
-    uc.audit("project.update", "project", project.id, project.org_id, project.org_path, details={"fields": sorted(changes)})
+    uc.audit(
+        "project.update", "project", project.id, project.org_id, project.org_path, details={"fields": sorted(changes)}
+    )
     return project
 
 
@@ -206,22 +227,22 @@ def delete_project(uc: UseCase, project_id: str) -> None:
     uc.authorize(project_target(project), "project.delete", what="project")
     for hook in uc.extras.get("project_delete_checks", []):
         hook(uc, project)
-    uc.session.execute(
-        RoleGrant.__table__.delete().where(RoleGrant.scope_type == "project", RoleGrant.scope_id == project.id)
-    )
+    uc.session.execute(delete(RoleGrant).where(RoleGrant.scope_type == "project", RoleGrant.scope_id == project.id))
     uc.session.delete(project)
     uc.audit("project.delete", "project", project.id, project.org_id, project.org_path)
 
 
 # --- regions and zones ------------------------------------------------------------------------------
 
+
 def create_region(uc: UseCase, name: str, country: str, legal_entity: str, description: str) -> Region:
     root = root_org(uc)
     uc.authorize(org_target(root), "region.create", what="region")
     if uc.session.execute(select(Region).where(Region.name == name)).first():
         raise Conflict(f"A region named '{name}' already exists.")
-    region = Region(id=new_id(), name=name, country=country, legal_entity=legal_entity,
-                    description=description, created_at=uc.now)
+    region = Region(
+        id=new_id(), name=name, country=country, legal_entity=legal_entity, description=description, created_at=uc.now
+    )
     uc.session.add(region)
     uc.session.flush()
     uc.audit("region.create", "region", region.id, root.id, root.path, details={"name": name, "country": country})

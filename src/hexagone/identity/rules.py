@@ -6,16 +6,56 @@ import re
 
 COMMON_PASSWORDS = frozenset(
     {
-        "password", "password123", "123456789012", "azertyuiop12", "qwertyuiop12", "motdepasse12",
-        "changeme1234", "administrator", "letmein12345", "welcome12345", "passwordpassword",
-        "000000000000", "111111111111", "aaaaaaaaaaaa", "hexagone1234",
+        "password",
+        "password123",
+        "123456789012",
+        "azertyuiop12",
+        "qwertyuiop12",
+        "motdepasse12",
+        "changeme1234",
+        "administrator",
+        "letmein12345",
+        "welcome12345",
+        "passwordpassword",
+        "000000000000",
+        "111111111111",
+        "aaaaaaaaaaaa",
+        "hexagone1234",
     }
 )
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\Z")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 EU_COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
 )
 VAT_RE = re.compile(r"^(?:[A-Z]{2}|EL)[A-Z0-9+*]{2,13}\Z")
 

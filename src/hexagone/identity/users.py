@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select, update
 
 from hexagone.authz.policy import ROLES, Target, best_rank_on, can_assign_role, visible_scopes
 from hexagone.db.models import ApiKey, Organisation, Project, RoleGrant, Token, User
@@ -42,10 +42,20 @@ def create_user(uc: UseCase, org_id: str, name: str, password: str, email: str, 
     if uc.session.execute(select(User.id).where(User.name == name)).first():
         raise Conflict(f"The login name '{name}' is taken; choose another.")
     user = User(
-        id=new_id(), org_id=org.id, org_path=org.path, name=name, email=email,
-        password_hash=uc.hasher.hash_password(password), password_changed_at=uc.now,
-        totp_enabled=False, recovery_codes=[], failed_logins=0, enabled=True, totp_last_step=0,
-        created_at=uc.now, updated_at=uc.now,
+        id=new_id(),
+        org_id=org.id,
+        org_path=org.path,
+        name=name,
+        email=email,
+        password_hash=uc.hasher.hash_password(password),
+        password_changed_at=uc.now,
+        totp_enabled=False,
+        recovery_codes=[],
+        failed_logins=0,
+        enabled=True,
+        totp_last_step=0,
+        created_at=uc.now,
+        updated_at=uc.now,
     )
     uc.session.add(user)
     uc.session.flush()
@@ -100,20 +110,21 @@ def delete_user(uc: UseCase, user_id: str) -> None:
     uc.authorize(user_target(user), "user.delete", what="user")
     if user.id == uc.require_principal().user_id:
         raise Conflict("You cannot delete yourself; ask another administrator.")
-    uc.session.execute(Token.__table__.delete().where(Token.user_id == user.id))
-    uc.session.execute(ApiKey.__table__.delete().where(ApiKey.user_id == user.id))
-    uc.session.execute(RoleGrant.__table__.delete().where(RoleGrant.user_id == user.id))
+    uc.session.execute(delete(Token).where(Token.user_id == user.id))
+    uc.session.execute(delete(ApiKey).where(ApiKey.user_id == user.id))
+    uc.session.execute(delete(RoleGrant).where(RoleGrant.user_id == user.id))
     uc.session.delete(user)
     uc.audit("user.delete", "user", user.id, user.org_id, user.org_path, details={"name": user.name})
 
 
 def revoke_all_tokens(uc: UseCase, user: User) -> None:
     uc.session.execute(
-        Token.__table__.update().where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=uc.now)
+        update(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None)).values(revoked_at=uc.now)
     )
 
 
 # --- role grants ---------------------------------------------------------------------------------------
+
 
 def _scope(uc: UseCase, scope_type: str, scope_id: str) -> tuple[Target, str, Organisation | Project]:
     if scope_type == "org":
@@ -144,25 +155,44 @@ def grant_role(uc: UseCase, user_id: str, role: str, scope_type: str, scope_id: 
         raise Forbidden(f"Granting '{role}' needs a higher role than yours on this scope.")
     existing = uc.session.execute(
         select(RoleGrant).where(
-            RoleGrant.user_id == user.id, RoleGrant.role == role,
-            RoleGrant.scope_type == scope_type, RoleGrant.scope_id == scope_id,
+            RoleGrant.user_id == user.id,
+            RoleGrant.role == role,
+            RoleGrant.scope_type == scope_type,
+            RoleGrant.scope_id == scope_id,
         )
     ).scalar_one_or_none()
     if existing:
         return existing
-    grant = RoleGrant(id=new_id(), user_id=user.id, role=role, scope_type=scope_type, scope_id=scope_id,
-                      scope_path=scope_path, created_at=uc.now)
+    grant = RoleGrant(
+        id=new_id(),
+        user_id=user.id,
+        role=role,
+        scope_type=scope_type,
+        scope_id=scope_id,
+        scope_path=scope_path,
+        created_at=uc.now,
+    )
     uc.session.add(grant)
     uc.session.flush()
-    uc.audit("role.grant", "role_grant", grant.id, user.org_id, scope_path,
-             details={"user_id": user.id, "role": role, "scope_type": scope_type, "scope_id": scope_id})
+    uc.audit(
+        "role.grant",
+        "role_grant",
+        grant.id,
+        user.org_id,
+        scope_path,
+        details={"user_id": user.id, "role": role, "scope_type": scope_type, "scope_id": scope_id},
+    )
     return grant
 
 
-def list_grants(uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]) -> tuple[list[RoleGrant], str | None]:
+def list_grants(
+    uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> tuple[list[RoleGrant], str | None]:
     principal = uc.require_principal()
     paths, _ = visible_scopes(principal, "role.read")
-    stmt = select(RoleGrant).where(or_(_path_filter(RoleGrant.scope_path, paths), RoleGrant.user_id == principal.user_id))
+    stmt = select(RoleGrant).where(
+        or_(_path_filter(RoleGrant.scope_path, paths), RoleGrant.user_id == principal.user_id)
+    )
     if filters.get("user_id"):
         stmt = stmt.where(RoleGrant.user_id == filters["user_id"])
     if filters.get("scope_id"):
@@ -181,5 +211,11 @@ def revoke_grant(uc: UseCase, grant_id: str) -> None:
         raise Forbidden(f"Revoking '{grant.role}' needs a higher role than yours on this scope.")
     uc.session.delete(grant)
     user = uc.session.get(User, grant.user_id)
-    uc.audit("role.revoke", "role_grant", grant.id, user.org_id if user else None, grant.scope_path,
-             details={"user_id": grant.user_id, "role": grant.role})
+    uc.audit(
+        "role.revoke",
+        "role_grant",
+        grant.id,
+        user.org_id if user else None,
+        grant.scope_path,
+        details={"user_id": grant.user_id, "role": grant.role},
+    )

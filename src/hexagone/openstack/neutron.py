@@ -1,20 +1,22 @@
-"""Neutron v2.0 (``/networking``): what exists today, read-only. Each region has one default
-network (id derived from the region id) with one subnet (the host network, 10.200.0.0/24); ports
-are the NICs of the token project's servers."""
+"""Neutron v2.0 (``/networking``). Each region has one default network (id derived from the
+region id, shared, read-only) with one subnet (the host network, 10.200.0.0/24); ports are the NICs
+of the token project's servers (read-only). Projects create their own network records with subnets
+(``hexagone.openstack.networks``): records only, until the networking work attaches instances."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Body, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from hexagone.api.deps import UC
 from hexagone.api.routing import PUBLIC, endpoint
 from hexagone.compute import instances
 from hexagone.db.models import Zone
-from hexagone.errors import NotFound
-from hexagone.openstack import scope, views
+from hexagone.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from hexagone.openstack import networks, scope, views
 from hexagone.openstack.catalog import base_url, network_names, regions
 from hexagone.openstack.routing import NeutronRoute, new_router
 from hexagone.usecase import UseCase
@@ -82,24 +84,134 @@ def _one(items: list[dict[str, Any]], item_id: str, what: str) -> dict[str, Any]
     raise NotFound(f"{what} {item_id[:64]} could not be found.")
 
 
+def _fields(item: dict[str, Any], request: Request) -> dict[str, Any]:
+    fields = request.query_params.getlist("fields")
+    return {k: v for k, v in item.items() if k in fields} if fields else item
+
+
+def _scoped_project(uc: UseCase) -> str | None:
+    """The token's project, None for an unscoped token (which still sees the default networks)."""
+    try:
+        return scope.project_id(uc)
+    except Unauthenticated:
+        return None
+
+
+def _project_networks(uc: UseCase) -> list[dict[str, Any]]:
+    pid = _scoped_project(uc)
+    if pid is None:
+        return []
+    try:
+        nets = networks.list_networks(uc, pid)
+    except (Forbidden, NotFound):
+        return []
+    subs: dict[str, list[str]] = {}
+    for sub in networks.subnets_of(uc, [n.id for n in nets]):
+        subs.setdefault(sub.network_id, []).append(sub.id)
+    return [views.project_network(n, subs.get(n.id, [])) for n in nets]
+
+
+def _project_subnets(uc: UseCase) -> list[dict[str, Any]]:
+    pid = _scoped_project(uc)
+    if pid is None:
+        return []
+    try:
+        return [views.project_subnet(s) for s in networks.list_subnets(uc, pid)]
+    except (Forbidden, NotFound):
+        return []
+
+
+def _spec(body: Any, key: str) -> dict[str, Any]:
+    spec = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(spec, dict):
+        raise InvalidInput(f"Send {{'{key}': {{...}}}} (bulk creation is not supported).")
+    return spec
+
+
+def _default(item_id: str, ids: set[str], what: str) -> None:
+    if item_id in ids:
+        raise Forbidden(f"The {what} {item_id} belongs to a region's default network and cannot be changed.")
+
+
 @endpoint(router, "GET", "/v2.0/networks", permission="region.read")
 def list_networks(uc: UC, request: Request) -> dict[str, Any]:
-    return {"networks": _filtered([views.network(*n) for n in _networks(uc)], request)}
+    """The regions' default networks (shared) and the scoped project's own network records."""
+    items = [views.network(*n) for n in _networks(uc)] + _project_networks(uc)
+    return {"networks": _filtered(items, request)}
 
 
 @endpoint(router, "GET", "/v2.0/networks/{network_id}", permission="region.read")
-def get_network(network_id: str, uc: UC) -> dict[str, Any]:
-    return {"network": _one([views.network(*n) for n in _networks(uc)], network_id, "Network")}
+def get_network(network_id: str, uc: UC, request: Request) -> dict[str, Any]:
+    defaults = [views.network(*n) for n in _networks(uc)]
+    if network_id in {n["id"] for n in defaults}:
+        return {"network": _fields(_one(defaults, network_id, "Network"), request)}
+    pid = _scoped_project(uc)
+    if pid is None:
+        raise NotFound(f"Network {network_id[:64]} could not be found.")
+    net = networks.load_network(uc, pid, network_id)
+    subs = [s.id for s in networks.subnets_of(uc, [net.id])]
+    return {"network": _fields(views.project_network(net, subs), request)}
+
+
+@endpoint(router, "POST", "/v2.0/networks", permission="compute.create", status_code=201)
+def create_network(uc: UC, body: dict[str, Any] = Body(...)) -> JSONResponse:
+    net = networks.create_network(uc, scope.project_id(uc), _spec(body, "network"))
+    return JSONResponse({"network": views.project_network(net, [])}, status_code=201)
+
+
+@endpoint(router, "PUT", "/v2.0/networks/{network_id}", permission="compute.update")
+def update_network(network_id: str, uc: UC, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    _default(network_id, {views.network_id(n[0]) for n in _networks(uc)}, "network")
+    net = networks.update_network(uc, scope.project_id(uc), network_id, _spec(body, "network"))
+    subs = [s.id for s in networks.subnets_of(uc, [net.id])]
+    return {"network": views.project_network(net, subs)}
+
+
+@endpoint(router, "DELETE", "/v2.0/networks/{network_id}", permission="compute.delete", status_code=204)
+def delete_network(network_id: str, uc: UC) -> Response:
+    _default(network_id, {views.network_id(n[0]) for n in _networks(uc)}, "network")
+    networks.delete_network(uc, scope.project_id(uc), network_id)
+    return Response(status_code=204)
 
 
 @endpoint(router, "GET", "/v2.0/subnets", permission="region.read")
 def list_subnets(uc: UC, request: Request) -> dict[str, Any]:
-    return {"subnets": _filtered([views.subnet(*n) for n in _networks(uc)], request)}
+    items = [views.subnet(*n) for n in _networks(uc)] + _project_subnets(uc)
+    return {"subnets": _filtered(items, request)}
 
 
 @endpoint(router, "GET", "/v2.0/subnets/{subnet_id}", permission="region.read")
-def get_subnet(subnet_id: str, uc: UC) -> dict[str, Any]:
-    return {"subnet": _one([views.subnet(*n) for n in _networks(uc)], subnet_id, "Subnet")}
+def get_subnet(subnet_id: str, uc: UC, request: Request) -> dict[str, Any]:
+    defaults = [views.subnet(*n) for n in _networks(uc)]
+    if subnet_id in {s["id"] for s in defaults}:
+        return {"subnet": _fields(_one(defaults, subnet_id, "Subnet"), request)}
+    pid = _scoped_project(uc)
+    if pid is None:
+        raise NotFound(f"Subnet {subnet_id[:64]} could not be found.")
+    return {"subnet": _fields(views.project_subnet(networks.load_subnet(uc, pid, subnet_id)), request)}
+
+
+@endpoint(router, "POST", "/v2.0/subnets", permission="compute.create", status_code=201)
+def create_subnet(uc: UC, body: dict[str, Any] = Body(...)) -> JSONResponse:
+    spec = _spec(body, "subnet")
+    if spec.get("network_id") in {views.network_id(n[0]) for n in _networks(uc)}:
+        raise Forbidden("A region's default network has one subnet, managed by the cloud.")
+    sub = networks.create_subnet(uc, scope.project_id(uc), spec)
+    return JSONResponse({"subnet": views.project_subnet(sub)}, status_code=201)
+
+
+@endpoint(router, "PUT", "/v2.0/subnets/{subnet_id}", permission="compute.update")
+def update_subnet(subnet_id: str, uc: UC, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    _default(subnet_id, {views.subnet_id(n[0]) for n in _networks(uc)}, "subnet")
+    sub = networks.update_subnet(uc, scope.project_id(uc), subnet_id, _spec(body, "subnet"))
+    return {"subnet": views.project_subnet(sub)}
+
+
+@endpoint(router, "DELETE", "/v2.0/subnets/{subnet_id}", permission="compute.delete", status_code=204)
+def delete_subnet(subnet_id: str, uc: UC) -> Response:
+    _default(subnet_id, {views.subnet_id(n[0]) for n in _networks(uc)}, "subnet")
+    networks.delete_subnet(uc, scope.project_id(uc), subnet_id)
+    return Response(status_code=204)
 
 
 def _ports(uc: UseCase) -> list[dict[str, Any]]:

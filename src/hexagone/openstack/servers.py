@@ -21,8 +21,10 @@ from hexagone.api.routing import endpoint
 from hexagone.compute import instances, states
 from hexagone.db.compute_models import Instance, InstanceConsole
 from hexagone.db.models import Zone
+from hexagone.db.network_models import ServerAccessAddress
 from hexagone.errors import Conflict, InvalidInput, NotFound
-from hexagone.openstack import compute_ext, scope, views
+from hexagone.openstack import compute_ext, ipam, scope, views
+from hexagone.openstack import networks as project_networks
 from hexagone.openstack.catalog import base_url, network_names
 from hexagone.openstack.nova import page, router
 from hexagone.usecase import UseCase
@@ -33,7 +35,47 @@ ACTIONS = {"os-start": "start", "os-stop": "stop", "reboot": "reboot"}
 def context(uc: UseCase, request: Request, items: list[Instance]) -> views.ServerContext:
     zones = {z.id: z.name for z in uc.session.execute(select(Zone)).scalars()}
     up = instances.host_status_map(uc, {i.host_id for i in items if i.host_id})
-    return views.ServerContext(base_url(request), zones, network_names(uc), up)
+    access = access_addresses(uc, [i.id for i in items])
+    return views.ServerContext(base_url(request), zones, network_names(uc), up, access)
+
+
+def access_addresses(uc: UseCase, ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """accessIPv4/accessIPv6 of these instances (``server_access_addresses``)."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, len(ids), 500):
+        rows = select(ServerAccessAddress).where(ServerAccessAddress.instance_id.in_(ids[start : start + 500]))
+        for row in uc.session.execute(rows).scalars():
+            out[row.instance_id] = (row.ipv4, row.ipv6)
+    return out
+
+
+def access_spec(spec: dict[str, Any]) -> dict[str, str | None]:
+    """The access addresses a create or update body sets (validated and normalised)."""
+    out: dict[str, str | None] = {}
+    for version in (4, 6):
+        key = f"accessIPv{version}"
+        if key in spec:
+            out[f"ipv{version}"] = ipam.normalised_access_ip(spec[key], version)
+    return out
+
+
+def set_access(uc: UseCase, inst: Instance, changes: dict[str, str | None]) -> None:
+    """Record declared access addresses: the cloud does not configure them (as in Nova)."""
+    if not changes:
+        return
+    row = uc.session.get(ServerAccessAddress, inst.id)
+    if row is None:
+        row = ServerAccessAddress(instance_id=inst.id, ipv4=None, ipv6=None)
+        uc.session.add(row)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    if row.ipv4 is None and row.ipv6 is None:
+        if row in uc.session.new:
+            uc.session.expunge(row)
+        else:
+            uc.session.delete(row)
+    inst.updated_at = uc.now
+    uc.session.flush()
 
 
 def load(uc: UseCase, server_id: str) -> Instance:
@@ -59,13 +101,22 @@ def _network_region(uc: UseCase, networks: Any) -> str | None:
     if not isinstance(networks, list):
         raise InvalidInput("networks must be a list of {'uuid': ...}, 'auto' or 'none'.")
     by_id = {views.network_id(rid): rid for rid in network_names(uc)}
+    pid = scope.project_id(uc)
     chosen = set()
     for net in networks:
         if not isinstance(net, dict) or "port" in net and net["port"]:
             raise InvalidInput("Only networks given by uuid are supported (no pre-created ports).")
-        rid = by_id.get(str(net.get("uuid", "")))
+        uuid = str(net.get("uuid", ""))
+        rid = by_id.get(uuid)
         if rid is None:
-            raise InvalidInput(f"Network {str(net.get('uuid'))[:64]} could not be found.")
+            record = project_networks.network_of_project(uc, uuid)
+            if record is not None and record.project_id == pid:
+                raise InvalidInput(
+                    f"Network {uuid} is a project network record: attaching servers to project "
+                    "networks is not available yet. Use the region's default network "
+                    "(networks 'auto', or the uuid of the network named 'default')."
+                )
+            raise InvalidInput(f"Network {uuid[:64]} could not be found.")
         chosen.add(rid)
     if len(chosen) > 1:
         raise InvalidInput("A server has one network here: the default network of its region.")
@@ -128,10 +179,12 @@ def native_body(uc: UseCase, body: dict[str, Any]) -> tuple[dict[str, Any], int]
 @endpoint(router, "POST", "/v2.1/servers", permission="compute.create", status_code=202)
 def create_server(uc: UC, request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:
     native, count = native_body(uc, body)
+    access = access_spec(body["server"])
     created = []
     for i in range(count):
         name = native["name"] if count == 1 else f"{native['name']}-{i + 1}"
         created.append(instances.create_instance(uc, {**native, "name": name}))
+        set_access(uc, created[-1], access)
     first = created[0]
     ctx = views.ServerContext(base_url(request))
     out = {
@@ -203,15 +256,27 @@ def get_server(server_id: str, uc: UC, request: Request) -> dict[str, Any]:
 def update_server(
     server_id: str, uc: UC, request: Request, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
-    """Rename (the only change this cloud supports; accessIPv4/v6 are accepted and ignored)."""
+    """Rename, and set the declared access addresses (accessIPv4/v6, recorded, not configured)."""
     spec = body.get("server") if isinstance(body, dict) else None
     if not isinstance(spec, dict):
         raise InvalidInput("Send {'server': {'name': ...}}.")
     inst = load(uc, server_id)
+    access = access_spec(spec)
     if "name" in spec:
         if not isinstance(spec["name"], str):
             raise InvalidInput("name must be a string.")
         inst = compute_ext.rename_instance(uc, inst.id, spec["name"])
+    if access:
+        uc.authorize(instances.instance_target(inst), "compute.update", what="instance")
+        set_access(uc, inst, access)
+        uc.audit(
+            "instance.update",
+            "instance",
+            inst.id,
+            inst.org_id,
+            inst.org_path,
+            details={"fields": sorted(f"accessIPv{k[-1]}" for k in access), **access},
+        )
     return {"server": views.server(inst, context(uc, request, [inst]), detail=False)}
 
 

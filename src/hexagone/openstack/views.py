@@ -12,6 +12,7 @@ from typing import Any
 
 from hexagone.compute import states
 from hexagone.db.compute_models import Flavor, Image, Instance, Keypair
+from hexagone.db.network_models import Network, Subnet
 from hexagone.openstack.catalog import derived_id, iso, iso_seconds
 
 STATUS = {
@@ -58,6 +59,7 @@ class ServerContext:
     zones: dict[str, str] = field(default_factory=dict)
     networks: dict[str, str] = field(default_factory=dict)  # region id -> network name
     host_up: dict[str, bool] = field(default_factory=dict)
+    access: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # id -> (v4, v6)
 
     def compute(self, path: str, bookmark: bool = False) -> str:
         return f"{self.base}/compute{'' if bookmark else '/v2.1'}/{path}"
@@ -112,8 +114,8 @@ def server(inst: Instance, ctx: ServerContext, detail: bool = True) -> dict[str,
         "created": iso_seconds(inst.created_at),
         "updated": iso_seconds(inst.updated_at),
         "addresses": addresses(inst, ctx),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": ctx.access.get(inst.id, (None, None))[0] or "",
+        "accessIPv6": ctx.access.get(inst.id, (None, None))[1] or "",
         "links": links(ctx, f"servers/{inst.id}"),
         "OS-DCF:diskConfig": "MANUAL",
     }
@@ -329,4 +331,58 @@ def port(inst: Instance, zone: str) -> dict[str, Any]:
         "created_at": ts_c,
         "updated_at": ts_u,
         "revision_number": 0,
+    }
+
+
+def project_network(net: Network, subnet_ids: list[str]) -> dict[str, Any]:
+    """A project's network record (Neutron shape; not shared, not external)."""
+    return {
+        "id": net.id,
+        "name": net.name,
+        "status": "ACTIVE" if net.admin_state_up else "DOWN",
+        "admin_state_up": bool(net.admin_state_up),
+        "subnets": subnet_ids,
+        "shared": False,
+        "router:external": False,
+        "mtu": net.mtu,
+        "tenant_id": net.project_id,
+        "project_id": net.project_id,
+        "description": net.description,
+        "availability_zones": [],
+        "availability_zone_hints": [],
+        "port_security_enabled": False,
+        "ipv4_address_scope": None,
+        "ipv6_address_scope": None,
+        "l2_adjacency": True,
+        "is_default": False,
+        "tags": [],
+        "created_at": iso_seconds(net.created_at),
+        "updated_at": iso_seconds(net.updated_at),
+        "revision_number": net.revision,
+    }
+
+
+def project_subnet(sub: Subnet) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "name": sub.name,
+        "network_id": sub.network_id,
+        "cidr": sub.cidr,
+        "ip_version": sub.ip_version,
+        "gateway_ip": sub.gateway_ip,
+        "enable_dhcp": bool(sub.enable_dhcp),
+        "allocation_pools": [dict(p) for p in sub.allocation_pools or []],
+        "dns_nameservers": list(sub.dns_nameservers or []),
+        "host_routes": [dict(r) for r in sub.host_routes or []],
+        "ipv6_ra_mode": None,
+        "ipv6_address_mode": None,
+        "subnetpool_id": None,
+        "tenant_id": sub.project_id,
+        "project_id": sub.project_id,
+        "description": sub.description,
+        "service_types": [],
+        "tags": [],
+        "created_at": iso_seconds(sub.created_at),
+        "updated_at": iso_seconds(sub.updated_at),
+        "revision_number": sub.revision,
     }

@@ -59,20 +59,29 @@ def _out(uc: Any, inst: Any) -> dict[str, Any]:
 def create_instance(body: InstanceIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Create an instance: placed now (atomically, within quota and residency), booted by its host's
     agent. Answers 202 with state BUILDING; poll until RUNNING (or ERROR with a reason)."""
-    return run_create(uc, idem, "POST", request.url.path, body,
-                      lambda: _out(uc, instances.create_instance(uc, body.model_dump())), status_code=202)
+    return run_create(
+        uc,
+        idem,
+        "POST",
+        request.url.path,
+        body,
+        lambda: _out(uc, instances.create_instance(uc, body.model_dump())),
+        status_code=202,
+    )
 
 
 @endpoint(router, "GET", "/instances", permission="compute.read")
 def list_instances(
-    uc: UC, page: PageQ,
+    uc: UC,
+    page: PageQ,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
     name: Annotated[str | None, Query(max_length=255)] = None,
     state: Annotated[str | None, Query(max_length=16)] = None,
     host_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> dict[str, Any]:
-    items, cursor = instances.list_instances(uc, page.limit, page.cursor,
-                                             {"project_id": project_id, "name": name, "state": state, "host_id": host_id})
+    items, cursor = instances.list_instances(
+        uc, page.limit, page.cursor, {"project_id": project_id, "name": name, "state": state, "host_id": host_id}
+    )
     up = instances.host_status_map(uc, {i.host_id for i in items if i.host_id})
     return page_body([instances.instance_out(i, up.get(i.host_id, True) if i.host_id else True) for i in items], cursor)
 
@@ -106,8 +115,9 @@ def console(instance_id: str, uc: UC, tail: Annotated[int, Query(ge=1, le=65536)
 def list_groups(uc: UC, page: PageQ, project_id: Annotated[str | None, Query(max_length=36)] = None) -> dict[str, Any]:
     """Server groups of the projects you can see."""
     items, cursor = instances.list_server_groups(uc, page.limit, page.cursor, project_id)
-    return page_body([{"id": g.id, "project_id": g.project_id, "name": g.name, "policy": g.policy} for g in items],
-                     cursor)
+    return page_body(
+        [{"id": g.id, "project_id": g.project_id, "name": g.name, "policy": g.policy} for g in items], cursor
+    )
 
 
 @endpoint(router, "POST", "/server-groups", permission="compute.create", status_code=201)

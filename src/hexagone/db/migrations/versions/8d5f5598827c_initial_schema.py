@@ -12,7 +12,6 @@ from alembic import op
 
 import hexagone.db.base
 
-
 revision = '8d5f5598827c'
 down_revision = None
 branch_labels = None

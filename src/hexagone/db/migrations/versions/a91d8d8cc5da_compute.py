@@ -12,7 +12,6 @@ from alembic import op
 
 import hexagone.db.base
 
-
 revision = 'a91d8d8cc5da'
 down_revision = '8d5f5598827c'
 branch_labels = None

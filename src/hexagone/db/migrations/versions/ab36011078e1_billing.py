@@ -12,7 +12,6 @@ from alembic import op
 
 import hexagone.db.base
 
-
 revision = 'ab36011078e1'
 down_revision = 'f11c584490e3'
 branch_labels = None

@@ -12,7 +12,6 @@ from alembic import op
 
 import hexagone.db.base
 
-
 revision = 'f11c584490e3'
 down_revision = 'a91d8d8cc5da'
 branch_labels = None
