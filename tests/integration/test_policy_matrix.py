@@ -7,6 +7,9 @@ API key (member role on reseller A); an unauthenticated caller. "own" requests t
 resources, "other" ones tenant B's. ``None`` marks requests that name no tenant (self-service,
 the public catalogue). A 400 is a request the policy allowed but whose content was refused.
 
+The rows of the compute, catalogue, host/agent, billing and OpenStack-facade routes (and the world
+they need: a host, images, instances, invoices, Keystone tokens) are in ``matrix_compute``.
+
 Adding an endpoint without a policy, or without a row here, fails this file.
 """
 
