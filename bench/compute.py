@@ -224,10 +224,10 @@ def bench_pure_place(hosts: int, count: int) -> Stats:
 
 
 def bench_host_views(rt: Any, region_id: str, count: int) -> Stats:
-    """``placement.host_views`` (the SELECT of the region's hosts into snapshots) plus
-    ``scheduler.place``: the placement of one create minus the claim, in-process on the database."""
+    """One placement as a create does it, minus the claim: the database's shortlist of the best
+    hosts (``placement.shortlist``) then every pure filter and the weigher (``scheduler.place``)."""
     from hexagone.audit.service import Actor
-    from hexagone.compute.placement import host_views
+    from hexagone.compute.placement import shortlist
     from hexagone.compute.scheduler import Request, place
     from hexagone.usecase import UseCase
 
@@ -237,7 +237,7 @@ def bench_host_views(rt: Any, region_id: str, count: int) -> Stats:
         with rt.db.read() as session:
             uc = UseCase(session=session, now=rt.clock.now(), settings=rt.settings, hasher=rt.hasher, actor=Actor())
             t0 = time.perf_counter()
-            place(host_views(uc, region_id, req), req)
+            place(shortlist(uc, req, "spread", "FR"), req)
             return time.perf_counter() - t0
 
     return collect(timed, count=count, warmup=2)
