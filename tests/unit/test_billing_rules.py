@@ -256,3 +256,67 @@ def test_shuffled_rating_is_order_independent():
 
 def test_period_label():
     assert Period(T0, T0 + dt.timedelta(days=31)).label == "2026-01"
+
+
+# --- storage (GB-month from hourly samples) ---------------------------------------------------
+
+GIB = 2**30
+
+
+def test_sampling_slots_are_utc_hours_inside_one_month():
+    t = dt.datetime(2026, 3, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert periods.slot_of(t) == dt.datetime(2026, 3, 31, 23, tzinfo=UTC)
+    assert periods.slot_of(t) + periods.SLOT == periods.month_of(t).end
+    paris = dt.timezone(dt.timedelta(hours=2))
+    assert periods.slot_of(dt.datetime(2026, 4, 1, 1, 30, tzinfo=paris)) == dt.datetime(2026, 3, 31, 23, tzinfo=UTC)
+
+
+def test_gb_months_are_gib_times_hours_over_730_exactly():
+    assert rating.gb_months([(GIB, 730 * 3600)]) == 1
+    assert rating.gb_months([(GIB, 3600)] * 730) == 1  # 730 hourly samples of 1 GiB
+    assert rating.gb_months([(10 * GIB, 3600)] * 73) == 1  # average 10 GiB over 73 hours
+    assert rating.gb_months([(GIB, 744 * 3600)]) == Decimal(744) / 730  # a full 31-day month
+    # a byte is a byte: no rounding before the line's own
+    odd = 1_234_567_891
+    exact = Decimal(odd) * 3600 / (GIB * 730 * 3600)
+    assert rating.gb_months([(odd, 3600)]) == exact
+    assert rating.gb_months([]) == 0
+
+
+def test_storage_lines_are_byte_seconds_rounded_once_at_every_level():
+    book = rating.PriceBook(
+        [rating.PriceEntry("r", "image.gb", T0, Decimal("0.05"), unit="gb_month")],
+        [
+            rating.Rule("res", "markup", Decimal("20"), T0),
+            rating.Rule("res", "discount", Decimal("10"), T0, customer="c2"),
+            rating.Rule("op", "price", Decimal("0.07"), T0, product="image.gb"),
+        ],
+    )
+    size = 3 * GIB + 12345  # not a whole number of GiB
+    hours = 500
+    usages = [
+        rating.Usage(c, "", "r", "image.gb", "", T0 + dt.timedelta(hours=h), T0 + dt.timedelta(hours=h + 1),
+                     Decimal(size))
+        for c in ("c1", "c2", "d")
+        for h in range(hours)
+    ]
+    rated = rating.rate(usages, CHAINS, book)
+    prices = {(k.issuer, k.account): k.unit_price for k in rated.lines}
+    assert prices == {
+        ("op", "res"): Decimal("0.05"),  # wholesale
+        ("res", "c1"): Decimal("0.06"),  # + 20 %
+        ("res", "c2"): Decimal("0.054"),  # + 20 %, - 10 %
+        ("op", "d"): Decimal("0.07"),  # the operator's explicit public price
+    }
+    gbm = rating.gb_months([(size, 3600)] * hours)
+    for k, qs in rated.lines.items():
+        assert k.unit == "gb_month" and k.label == ""
+        assert qs == Decimal(size) * 3600 * hours  # one line per end customer, at every level
+        assert rated.amount(k) == rating.money(gbm * k.unit_price)
+        assert rating.line_quantity(qs, k.unit) == gbm.quantize(rating.QTY_Q)
+    d = next(k for k in rated.lines if k.account == "d")
+    # by hand: (3 GiB + 12345 B) × 500 h / 730 h = 2.054796... GB-months × 0.07 = 0.1438... -> 0.14
+    assert rating.line_amount(rated.lines[d], d.unit_price, d.unit) == Decimal("0.14")
+    assert rating.stored_quantity_seconds(rated.lines[d], d.unit) == (
+        Decimal(size) * 3600 * hours / GIB
+    ).quantize(rating.QTY_Q)

@@ -110,8 +110,9 @@ def list_for(uc: UseCase, org_id: str) -> list[Budget]:
 def spend(uc: UseCase, budget: Budget) -> Decimal:
     """This month's spend so far (net) at the price the organisation pays."""
     period = periods.month_of(uc.now)
-    events = metering.period_events(uc, period, budget.org_path, budget.project_id or "")
-    usages = metering.usage_of(events, period, until=periods.floor_second(uc.now))
+    usages = metering.period_usage(
+        uc, period, budget.org_path, budget.project_id or "", until=periods.floor_second(uc.now)
+    )
     orgs = pricing.org_infos(uc)
     rated = rating.rate(usages, pricing.chains(orgs), pricing.load_book(uc))
     total = Decimal("0.00")

@@ -87,7 +87,7 @@ def close_period(uc: UseCase, period: periods.Period) -> CloseResult:
     if uc.now < period.end:
         raise Conflict(f"The period {period.label} is not over yet; close it after {period.end.isoformat()}.")
     orgs = pricing.org_infos(uc)
-    usages = metering.usage_of(metering.period_events(uc, period), period)
+    usages = metering.period_usage(uc, period)
     rated = rating.rate(usages, pricing.chains(orgs), pricing.load_book(uc))
     by_account: dict[tuple[str, str], list[rating.LineKey]] = defaultdict(list)
     for key in rated.lines:
@@ -140,7 +140,7 @@ def close_period(uc: UseCase, period: periods.Period) -> CloseResult:
                     "description": describe(k.product, k.label),
                     "unit": k.unit,
                     "quantity": rating.line_quantity(qs, k.unit),
-                    "quantity_seconds": qs,
+                    "quantity_seconds": rating.stored_quantity_seconds(qs, k.unit),
                     "unit_price": k.unit_price,
                     "amount": rating.line_amount(qs, k.unit_price, k.unit),
                 }

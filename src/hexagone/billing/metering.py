@@ -9,7 +9,11 @@ writers of the same transition fail instead of counting twice.
 agents observed) and records a *correction* event where they disagree, so a state change that
 bypassed metering is billed from the moment it was noticed, never twice.
 
-``load_usage`` reads back the segments of a billing period for rating.
+``sample_storage`` records, once per hourly slot, the bytes of stored images of each organisation
+(``storage_samples``); the ``(org, product, region, slot)`` unique key makes a repeated or
+concurrent run write nothing more. Each sample bills its whole slot.
+
+``period_usage`` reads back a billing period (instance segments and storage samples) for rating.
 """
 
 from __future__ import annotations
@@ -17,18 +21,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hexagone.billing import periods
 from hexagone.billing.rating import Usage
-from hexagone.db.billing_models import UsageEvent
-from hexagone.db.compute_models import Flavor, Instance
+from hexagone.db.billing_models import StorageSample, UsageEvent
+from hexagone.db.compute_models import Flavor, Image, Instance
+from hexagone.db.models import Organisation, Region
 from hexagone.usecase import UseCase
 
 CACHE_KEYS = ("billing_last_event", "billing_flavor_names", "billing_counters")
+#: The product stored images are billed under (GB-month, priced in the wholesale list).
+IMAGE_PRODUCT = "image.gb"
+#: Image statuses whose bytes are stored and billed: a queued/saving image has no data yet, a
+#: killed or deleted one no longer has any. Operator system images (no owner) are not billed.
+STORED_IMAGE_STATUSES = ("active",)
 
 
 @event.listens_for(Session, "after_commit")
@@ -192,3 +204,73 @@ def metered_seconds(uc: UseCase, period: periods.Period, org_path: str = "") -> 
         if c is not None:
             out[(c.instance_id, c.state)] = out.get((c.instance_id, c.state), 0) + c.seconds
     return out
+
+
+def sample_storage(uc: UseCase) -> int:
+    """Record the bytes of stored images of every organisation for the current hourly slot.
+    Idempotent per slot: the first run of the slot writes the samples, later (or concurrent) runs
+    write nothing (``ON CONFLICT DO NOTHING`` on the slot's unique key). Returns rows written."""
+    region_id = uc.session.execute(select(Region.id).where(Region.name == uc.settings.region)).scalar()
+    if region_id is None:
+        return 0
+    slot = periods.slot_of(uc.now)
+    rows = uc.session.execute(
+        select(Image.owner_org_id, Organisation.path, func.sum(Image.size_bytes))
+        .join(Organisation, Organisation.id == Image.owner_org_id)
+        .where(Image.status.in_(STORED_IMAGE_STATUSES), Image.size_bytes > 0)
+        .group_by(Image.owner_org_id, Organisation.path)
+    ).all()
+    values = [
+        {
+            "org_id": org_id,
+            "org_path": path,
+            "project_id": "",
+            "product": IMAGE_PRODUCT,
+            "region_id": region_id,
+            "bytes": int(total),
+            "slot": slot,
+            "sampled_at": periods.floor_second(uc.now),
+        }
+        for org_id, path, total in rows
+        if total
+    ]
+    if not values:
+        return 0
+    dialect = postgresql if uc.session.get_bind().dialect.name == "postgresql" else sqlite
+    result = uc.session.execute(dialect.insert(StorageSample).values(values).on_conflict_do_nothing())
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def storage_usage(
+    uc: UseCase,
+    period: periods.Period,
+    org_path: str = "",
+    project_id: str = "",
+    until: dt.datetime | None = None,
+) -> list[Usage]:
+    """Rating input: each storage sample of ``period`` bills its bytes over its slot (clipped to
+    ``until`` for a month so far). Quantity-seconds are byte-seconds (exact integers)."""
+    end = min(period.end, until) if until else period.end
+    stmt = select(StorageSample).where(StorageSample.slot >= period.start, StorageSample.slot < end)
+    if org_path:
+        stmt = stmt.where(StorageSample.org_path.startswith(org_path, autoescape=True))
+    if project_id:
+        stmt = stmt.where(StorageSample.project_id == project_id)
+    out = []
+    for r in uc.session.execute(stmt).scalars():
+        stop = min(r.slot + periods.SLOT, end)
+        if stop > r.slot:
+            out.append(Usage(r.org_id, r.project_id, r.region_id, r.product, "", r.slot, stop, Decimal(r.bytes)))
+    return out
+
+
+def period_usage(
+    uc: UseCase,
+    period: periods.Period,
+    org_path: str = "",
+    project_id: str = "",
+    until: dt.datetime | None = None,
+) -> list[Usage]:
+    """Everything ``period`` rates: instance segments and storage samples."""
+    events = period_events(uc, period, org_path, project_id)
+    return usage_of(events, period, until) + storage_usage(uc, period, org_path, project_id, until)

@@ -40,6 +40,15 @@ def floor_second(t: dt.datetime) -> dt.datetime:
     return t.replace(microsecond=0)
 
 
+SLOT = dt.timedelta(hours=1)
+
+
+def slot_of(t: dt.datetime) -> dt.datetime:
+    """The storage sampling slot (the UTC hour) that contains ``t``. Months start on a slot
+    boundary, so a slot always lies in exactly one month."""
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def month_of(t: dt.datetime) -> Period:
     """The calendar month (UTC) that contains ``t``."""
     t = t.astimezone(UTC)

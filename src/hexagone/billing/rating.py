@@ -36,6 +36,13 @@ PRICE_Q = Decimal("0.000001")
 QTY_Q = Decimal("0.000001")
 HOURS_PER_MONTH = 730
 UNIT_SECONDS: dict[str, int] = {"hour": 3600, "gb_month": HOURS_PER_MONTH * 3600}
+GIB = 2**30
+#: What one billed unit is worth in a line's accumulated quantity-seconds: seconds for an hour;
+#: byte-seconds for a GB-month (storage is metered in bytes, a GB is a GiB, a month 730 hours).
+#: Integers, so accumulation is exact and the only rounding is the line's, once.
+UNIT_DIVISOR: dict[str, int] = {"hour": 3600, "gb_month": GIB * HOURS_PER_MONTH * 3600}
+#: Quantity-seconds as stored on an invoice line (informational): seconds, or GiB-seconds.
+STORED_SCALE: dict[str, int] = {"hour": 1, "gb_month": GIB}
 ACTIVE_STATES = frozenset({"RUNNING", "REBOOTING"})
 STOPPED = "STOPPED"
 RULE_KINDS = ("price", "markup", "discount")
@@ -268,12 +275,27 @@ def rate(usages: Iterable[Usage], chains: Mapping[str, Chain], book: PriceBook) 
 
 def line_quantity(quantity_seconds: Decimal, unit: str) -> Decimal:
     """Quantity shown on the line, in the unit of the price (hours, GB-months)."""
-    return (quantity_seconds / UNIT_SECONDS[unit]).quantize(QTY_Q, rounding=ROUND_HALF_UP)
+    return (quantity_seconds / UNIT_DIVISOR[unit]).quantize(QTY_Q, rounding=ROUND_HALF_UP)
 
 
 def line_amount(quantity_seconds: Decimal, price: Decimal, unit: str) -> Decimal:
     """The line's amount: exact quantity-seconds × price per unit, rounded once to the cent."""
-    return money(quantity_seconds * price / UNIT_SECONDS[unit])
+    return money(quantity_seconds * price / UNIT_DIVISOR[unit])
+
+
+def stored_quantity_seconds(quantity_seconds: Decimal, unit: str) -> Decimal:
+    """The line's quantity-seconds as kept on the invoice line: seconds for hours, GiB-seconds
+    for GB-months (byte-seconds would not fit the column), to 6 decimals."""
+    scale = STORED_SCALE.get(unit, 1)
+    if scale == 1:
+        return quantity_seconds
+    return (quantity_seconds / scale).quantize(QTY_Q, rounding=ROUND_HALF_UP)
+
+
+def gb_months(samples: Iterable[tuple[int, int]]) -> Decimal:
+    """Exact GB-months of storage samples ``(bytes, seconds covered)``: the sum of
+    bytes / GiB × hours / 730. Not rounded (lines round their amount once)."""
+    return Decimal(sum(b * s for b, s in samples)) / UNIT_DIVISOR["gb_month"]
 
 
 def quote(price: Decimal, unit: str = "hour") -> dict[str, Decimal]:

@@ -102,8 +102,7 @@ def usage(uc: UseCase, org_id: str, period: periods.Period) -> dict[str, Any]:
     org = load_org(uc, org_id)
     uc.authorize(org_target(org), "billing.read", what="organisation")
     until = min(period.end, max(periods.floor_second(uc.now), period.start))
-    events = metering.period_events(uc, period, org.path)
-    usages = metering.usage_of(events, period, until=until)
+    usages = metering.period_usage(uc, period, org.path, until=until)
     rated = rating.rate(usages, pricing.chains(pricing.org_infos(uc)), pricing.load_book(uc))
     lines = []
     total = ZERO

@@ -26,7 +26,7 @@ def run_once(app_state) -> None:  # type: ignore[no-untyped-def]
 
 
 def run_billing(app_state) -> None:  # type: ignore[no-untyped-def]
-    """Budget thresholds and metering reconciliation (slower cadence). Closing a billing period
+    """Budget thresholds, metering reconciliation and storage samples (slower cadence). Closing a billing period
     stays an explicit operator action (``POST /v1/billing/periods/{month}/close``)."""
     from hexagone.billing import budgets, metering
 
@@ -35,6 +35,7 @@ def run_billing(app_state) -> None:  # type: ignore[no-untyped-def]
                      hasher=app_state.hasher, actor=Actor(name="control-plane"),
                      extras=dict(getattr(app_state, "extras", {})))
         corrections = metering.reconcile(uc)
+        metering.sample_storage(uc)
         events = budgets.evaluate(uc)
     if corrections or events:
         log.warning("periodic: %d metering correction(s), %d budget event(s)", len(corrections), len(events))

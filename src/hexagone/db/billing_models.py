@@ -75,6 +75,28 @@ class UsageEvent(Base):
     region_id: Mapped[str] = mapped_column(ID)
 
 
+class StorageSample(Base):
+    """``bytes`` of ``product`` (e.g. ``image.gb``) held by ``org_id`` in ``region_id`` during the
+    hourly slot starting at ``slot`` (sampled at ``sampled_at``, within the slot). One row per
+    (org, product, region, slot): a repeated or concurrent sampling run cannot count twice. Each
+    sample bills its whole slot; never updated."""
+
+    __tablename__ = "storage_samples"
+    __table_args__ = (
+        UniqueConstraint("org_id", "product", "region_id", "slot"),
+        Index("ix_storage_samples_slot", "slot"),
+    )
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ID)
+    org_path: Mapped[str] = mapped_column(String(2000))
+    project_id: Mapped[str] = mapped_column(ID, default="")  # "" when the resource has no project
+    product: Mapped[str] = mapped_column(String(120))
+    region_id: Mapped[str] = mapped_column(ID)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    slot: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sampled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class PriceEntry(Base):
     """The operator's wholesale price of a product in a region, from ``effective_from`` on."""
 
@@ -226,6 +248,6 @@ def _immutable(mapper: Any, connection: Any, target: Any) -> None:
     raise RuntimeError(f"{type(target).__name__} rows are immutable: issue a credit note instead.")
 
 
-for _model in (Invoice, InvoiceLine, UsageEvent):
+for _model in (Invoice, InvoiceLine, UsageEvent, StorageSample):
     event.listen(_model, "before_update", _immutable)
     event.listen(_model, "before_delete", _immutable)
