@@ -52,3 +52,13 @@ def test_openapi_document_is_current():
     assert current == module.document(), (
         "docs/openapi.json is stale: run `.venv/bin/python scripts/export-openapi.py` and commit it"
     )
+
+
+def test_api_doc_lists_every_endpoint():
+    spec = importlib.util.spec_from_file_location("export_openapi", ROOT / "scripts" / "export-openapi.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "api.md").read_text() == module.api_doc(), (
+        "docs/api.md's endpoint table is stale: run `.venv/bin/python scripts/export-openapi.py` and commit it"
+    )
