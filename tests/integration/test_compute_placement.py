@@ -102,7 +102,7 @@ def test_crash_in_the_middle_of_a_create_leaves_nothing(api, rt, tmp_path, clien
     def boom(*a, **k):
         raise RuntimeError("simulated crash after the claim")
 
-    monkeypatch.setattr(hosts_mod, "bump", boom)
+    monkeypatch.setattr(hosts_mod, "wake", boom)
     r = t.member.post("/v1/instances", json=server_body(t))
     assert r.status_code == 500
     monkeypatch.undo()

@@ -54,6 +54,13 @@ def check_instance_id(instance_id: str) -> str:
     return instance_id
 
 
+def hostname_label(name: str) -> str:
+    """A valid DNS label derived from an instance's display name (used by the control plane and
+    by drivers alike)."""
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:63].strip("-")
+    return label or "instance"
+
+
 class PowerState(StrEnum):
     RUNNING = "RUNNING"
     STOPPED = "STOPPED"
@@ -117,10 +124,7 @@ class InstanceSpec:
     @property
     def guest_hostname(self) -> str:
         """The hostname the guest gets: ``hostname`` or, failing that, a label derived from ``name``."""
-        if self.hostname:
-            return self.hostname
-        label = re.sub(r"[^A-Za-z0-9-]+", "-", self.name).strip("-")[:63].strip("-")
-        return label or "instance"
+        return self.hostname or hostname_label(self.name)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 
 from hexagone.billing import metering
 from hexagone.compute import states
+from hexagone.compute.driver import hostname_label
 from hexagone.compute.notify import after_commit
 from hexagone.db.compute_models import Host, HostJoinToken, Image, Instance, InstanceConsole
-from hexagone.db.models import Region, Zone
+from hexagone.db.models import Zone
 from hexagone.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from hexagone.identity.orgs import load_region, org_target, root_org
 from hexagone.ids import is_id, new_id
@@ -123,6 +124,12 @@ def heartbeat(uc: UseCase, host: Host, inventory: dict[str, Any]) -> dict[str, A
 def bump(uc: UseCase, host_id: str) -> None:
     """Tell the host's agent its desired state changed (revision + wake-up after commit)."""
     uc.session.execute(update(Host).where(Host.id == host_id).values(desired_revision=Host.desired_revision + 1))
+    wake(uc, host_id)
+
+
+def wake(uc: UseCase, host_id: str) -> None:
+    """Wake the host's agent once the transaction commits (the revision already moved, e.g. with
+    the placement claim)."""
     notifier = uc.extras.get("notifier")
     if notifier is not None:
         after_commit(uc.session, lambda: notifier.notify(host_id))
@@ -144,7 +151,7 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
                 "vcpus": inst.vcpus,
                 "ram_mb": inst.ram_mb,
                 "disk_gb": inst.disk_gb,
-                "hostname": _hostname(inst.name),
+                "hostname": hostname_label(inst.name),
                 "mac": inst.mac,
                 "ip": inst.ip,
                 "ssh_authorized_keys": list(inst.ssh_keys or []),
@@ -162,13 +169,6 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
             }
         )
     return {"host_id": host.id, "revision": host.desired_revision, "instances": items}
-
-
-def _hostname(name: str) -> str:
-    import re
-
-    label = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:63].strip("-")
-    return label or "instance"
 
 
 def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanaged: list[str]) -> dict[str, Any]:
@@ -370,8 +370,3 @@ def update_host(uc: UseCase, host_id: str, changes: dict[str, Any]) -> Host:
             setattr(host, key, float(changes[key]))
     uc.audit("host.update", "host", host.id, root.id, root.path, details={"fields": sorted(changes)})
     return host
-
-
-def region_country(uc: UseCase, region_id: str) -> str:
-    region = uc.session.get(Region, region_id)
-    return region.country if region else ""

@@ -151,7 +151,7 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
     uc.session.add(inst)
     uc.session.flush()
     metering.instance_changed(uc, inst, None, inst.state)
-    hosts.bump(uc, host_id)
+    hosts.wake(uc, host_id)  # the claim already moved the host's desired revision
     uc.audit(
         "instance.create",
         "instance",

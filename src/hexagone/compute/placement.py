@@ -51,7 +51,7 @@ def shortlist(uc: UseCase, req: Request, strategy: str, country: str) -> list[Ho
     return _views(uc.session.execute(stmt.order_by(order, Host.id).limit(SHORTLIST)).all(), country)
 
 
-def host_views(uc: UseCase, region_id: str, req: Request) -> list[HostView]:
+def host_views(uc: UseCase, region_id: str) -> list[HostView]:
     """Snapshots of every host of the region (the slow path: explaining a NoValidHost, or a
     shortlist that the pure filters emptied)."""
     country = uc.session.execute(select(Region.country).where(Region.id == region_id)).scalar_one()
@@ -90,7 +90,7 @@ def schedule_and_claim(uc: UseCase, req: Request, strategy: str = "spread") -> s
             candidates = []
         if not candidates:
             # Slow path: every host of the region, so the error names each filter that rejected.
-            candidates = place(host_views(uc, req.region_id, req), req, strategy)
+            candidates = place(host_views(uc, req.region_id), req, strategy)
         for candidate in candidates:
             if claim(uc, candidate.id, req.vcpus, req.ram_mb, req.disk_gb):
                 return candidate.id

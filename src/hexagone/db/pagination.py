@@ -9,6 +9,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from hexagone.errors import InvalidInput
+from hexagone.ids import is_id
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
@@ -23,7 +24,7 @@ def decode_cursor(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("The cursor is not one this API returned; start again without it.") from exc
-    if len(raw) > 64:
+    if not is_id(raw):  # also catches garbage that base64 decodes to nothing ("!!!!")
         raise InvalidInput("The cursor is not one this API returned; start again without it.")
     return raw
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from hexagone.compute.driver import InstanceSpec, check_instance_id
 from hexagone.compute.drivers.hostnet import pid_alive
+from hexagone.compute.ipam import mac_for
 
 
 def tap_name(instance_id: str) -> str:
@@ -32,9 +33,9 @@ def tap_name(instance_id: str) -> str:
 
 
 def default_mac(instance_id: str) -> str:
-    """A stable locally administered MAC for specs that carry none."""
-    h = hashlib.sha256(instance_id.encode()).digest()
-    return "52:54:00:" + ":".join(f"{b:02x}" for b in h[:3])
+    """A stable locally administered MAC for specs that carry none: the one the control plane
+    allocates (``compute.ipam.mac_for``), so both sides agree."""
+    return mac_for(instance_id)
 
 
 def host_boot_id() -> str:
