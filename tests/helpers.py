@@ -46,6 +46,15 @@ class Session:
         return r.json() if r.content else None
 
 
+#: A complete French legal identity (SIREN with its VAT id), enough to issue e-invoices.
+RESELLER_LEGAL = {
+    "country": "FR",
+    "siren": "732829320",
+    "vat_id": "FR44732829320",
+    "address": "1 rue de la Paix, 75002 Paris",
+}
+
+
 class Api:
     def __init__(self, client: TestClient) -> None:
         self.client = client
@@ -64,6 +73,10 @@ class Api:
         return str(me["organisation"]["id"])
 
     def org(self, s: Session, parent_id: str, kind: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
+        """A new organisation; a reseller gets a complete French legal identity unless the test
+        gives its own country (resellers invoice, so they need one to take on customers)."""
+        if kind == "reseller" and "country" not in extra:
+            extra = {**RESELLER_LEGAL, **extra}
         return s.ok(
             "POST",
             "/v1/organisations",

@@ -33,6 +33,15 @@ class Cloud:
     def when(self, t: dt.datetime) -> None:
         self.rt.clock.set(t)  # type: ignore[attr-defined]
 
+    def operator_identity(self) -> None:
+        """Give the operator the legal identity it needs to issue invoices."""
+        self.op.ok(
+            "PATCH",
+            f"/v1/organisations/{self.root_id}",
+            {"legal_name": "Hexagone Cloud SAS", "siren": "552081317", "vat_id": "FR03552081317",
+             "address": "2 place de la Bourse, 75002 Paris", "country": "FR"},
+        )
+
     def report(self, iid: str, power: str, **extra: Any) -> None:
         r = self.api.client.post(
             "/v1/agent/report",
@@ -69,7 +78,9 @@ class Cloud:
         )
 
 
-def cloud(api: Api, rt: Runtime, tmp: Any) -> Cloud:
+def cloud(api: Api, rt: Runtime, tmp: Any, operator_identity: bool = True) -> Cloud:
+    """A billing test's region; the operator has the legal identity it needs to invoice unless
+    ``operator_identity`` is False."""
     ensure_catalogue(rt, None)
     rt.settings.token_ttl_seconds = 400 * 86400  # the test moves the clock across months
     op = api.admin()
@@ -87,4 +98,7 @@ def cloud(api: Api, rt: Runtime, tmp: Any) -> Cloud:
             {"vcpus": 256, "ram_mb": 1 << 20, "disk_gb": 10000, "capabilities": {"accel": "fake"}},
         )
         host.cpu_ratio = 1.0
-    return Cloud(api, rt, op, root_id, image_id, key)
+    c = Cloud(api, rt, op, root_id, image_id, key)
+    if operator_identity:
+        c.operator_identity()
+    return c
