@@ -383,6 +383,9 @@ def build_billing(w: World, start: dt.datetime) -> Billing:
         budgets[which] = b["id"]
         w.remember(which, b["id"])
     w.rt.clock.set(start)
+    # the operator can issue invoices only with a complete legal identity
+    w.op.ok("PATCH", f"/v1/organisations/{w.root_id}", {
+        "siren": "552081317", "vat_id": "FR03552081317", "address": "2 place de la Bourse, Paris"})
     r = agent(w, cx.host_credential, "POST", "/v1/agent/heartbeat", INVENTORY)  # a month of silence: down
     assert r.status_code == 200, r.text
     closed = w.op.ok("POST", "/v1/billing/periods/2026-02/close", status=200)
