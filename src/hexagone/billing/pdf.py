@@ -183,7 +183,8 @@ def _pdfa3(data: bytes, issued_at: dt.datetime, xml: bytes) -> bytes:
     stamp = issued_at.astimezone(dt.UTC)
     pdf_date = stamp.strftime("D:%Y%m%d%H%M%S+00'00'")
     xmp_date = stamp.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    meta = writer._root_object["/Metadata"].get_object()
+    root: Any = writer._root_object
+    meta: Any = root["/Metadata"].get_object()
     tree = etree.fromstring(meta.get_data().split(b"?>", 1)[1].rsplit(b"<?xpacket", 1)[0])
     for desc in tree.iter(f"{{{RDF}}}Description"):
         desc.set(f"{{{RDF}}}about", "")
@@ -202,7 +203,7 @@ def _pdfa3(data: bytes, issued_at: dt.datetime, xml: bytes) -> bytes:
     )
     meta.set_data(packet)
     writer.add_metadata({"/Producer": PRODUCER, "/CreationDate": pdf_date, "/ModDate": pdf_date})
-    for spec in writer._root_object["/Names"]["/EmbeddedFiles"]["/Names"][1::2]:
+    for spec in root["/Names"]["/EmbeddedFiles"]["/Names"][1::2]:
         params = spec.get_object()["/EF"]["/F"].get_object()["/Params"]
         params[NameObject("/ModDate")] = TextStringObject(pdf_date)
     buf = io.BytesIO()
