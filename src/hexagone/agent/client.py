@@ -52,8 +52,12 @@ class AgentClient:
             self._call("GET", "/v1/agent/desired", params={"revision": revision, "wait": wait}, timeout=wait + 30)
         )
 
-    def report(self, observations: list[dict[str, Any]], unmanaged: list[str]) -> dict[str, Any]:
-        return dict(self._call("POST", "/v1/agent/report", json={"observations": observations, "unmanaged": unmanaged}))
+    def report(
+        self, boot_id: str, seq: int, revision: int, observations: list[dict[str, Any]], unmanaged: list[str]
+    ) -> dict[str, Any]:
+        body = {"boot_id": boot_id, "seq": seq, "revision": revision, "observations": observations,
+                "unmanaged": unmanaged}
+        return dict(self._call("POST", "/v1/agent/report", json=body))
 
     def download(self, url: str, dest: Path, sha256: str | None = None) -> Path:
         """Stream a file to ``dest`` atomically, checking its sha256 when given."""

@@ -5,6 +5,10 @@ First-class implementation of ``ComputeDriver``, used by tests and to simulate t
 
     FakeDriver(fail_on={"spawn": PermanentError("The image is corrupt.")}, delays={"spawn": 0.5})
 
+Capacity has one source of truth, the region's placement (the host's totals × its overcommit
+ratios): like QEMU, the fake never refuses a spawn for lack of room; a host that runs out of room is
+played with ``fail_on={"spawn": TemporaryError(...)}``.
+
 ``fail_on`` maps a method name to an exception raised on each call (edit the dict to change it);
 ``delays`` maps a method name to seconds slept before acting, and ``"boot"`` to seconds between
 power-on and ``guest_ready``. The ``simulate_*`` methods play what a real host can do behind the
@@ -18,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from hexagone.compute.driver import HostInventory, InstanceSpec, InstanceStatus, PowerState
-from hexagone.errors import Conflict, NotFound, TemporaryError
+from hexagone.errors import Conflict, NotFound
 
 DEFAULT_INVENTORY = HostInventory(vcpus=32, ram_mb=131072, disk_gb=2000)
 _CONSOLE_LINES = 8
@@ -99,7 +103,7 @@ class FakeDriver:
             "graceful_stop": True,
             "console_log": True,
             "guest_ready_signal": True,
-            "enforces_capacity": True,
+            "enforces_capacity": False,
         }
 
     def inventory(self) -> HostInventory:
@@ -128,18 +132,6 @@ class FakeDriver:
                         "destroy it first or use another id."
                     )
                 return self._status(existing)
-            used = [i.spec for i in self._instances.values()]
-            inv = self._inventory
-            if (
-                sum(s.vcpus for s in used) + spec.vcpus > inv.vcpus
-                or sum(s.ram_mb for s in used) + spec.ram_mb > inv.ram_mb
-                or sum(s.disk_gb for s in used) + spec.disk_gb > inv.disk_gb
-            ):
-                raise TemporaryError(
-                    f"Host has no room for instance {spec.instance_id} "
-                    f"({spec.vcpus} vCPU, {spec.ram_mb} MB, {spec.disk_gb} GB); retry after others leave.",
-                    delay=30.0,
-                )
             inst = _Instance(spec, pid=0)
             self._power_on(inst)
             self._instances[spec.instance_id] = inst
