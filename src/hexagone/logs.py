@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -82,7 +83,7 @@ class RegionHandler(logging.StreamHandler[TextIO]):
             return bool(super().handle(record))
         now = self._monotonic()
         kind = type(record.exc_info[1]).__name__ if record.exc_info else ""
-        key = (record.name, record.levelno, str(record.msg), kind)
+        key = (record.name, record.levelno, _kind_of(record), kind)
         with self._repeat_lock:
             due = self._due(now)
             window = self._repeats.get(key)  # still open: _due closed the expired ones
@@ -112,6 +113,14 @@ class RegionHandler(logging.StreamHandler[TextIO]):
             due = self._due(float("inf"))
         for summary in due:
             super().handle(summary)
+
+
+def _kind_of(record: logging.LogRecord) -> str:
+    """What makes two records "alike": their message template, or the message itself when the
+    template is only placeholders (``log.warning("%s", message)``)."""
+    template = str(record.msg)
+    literal = re.sub(r"%[-#0 +]*\d*(?:\.\d+)?[sdrifx%]", "", template)
+    return template if len(literal.strip(" :;,.-()")) >= 8 else record.getMessage()[:300]
 
 
 def _summary(first: logging.LogRecord, count: int, window: float) -> logging.LogRecord:
