@@ -62,6 +62,9 @@ TRANSIENT: list[tuple[Callable[[BaseException], bool], str, str, int]] = [
     (lambda e: isinstance(e, sa_exc.DBAPIError) and any(
         w in _db_message(e) for w in ("database is locked", "deadlock", "could not serialize")),
      "database", "The database is busy with conflicting work", 1),
+    (lambda e: isinstance(e, sa_exc.DBAPIError) and any(
+        w in _db_message(e) for w in ("statement timeout", "lock timeout", "timeout expired", "timed out")),
+     "database", "The database did not answer in time", 2),
     (lambda e: isinstance(e, sa_exc.TimeoutError),
      "database", "Every database connection is busy (pool timeout)", 2),
     (lambda e: isinstance(e, sa_exc.DBAPIError) and (
