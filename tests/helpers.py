@@ -92,3 +92,16 @@ class Api:
 
     def project(self, s: Session, org_id: str, name: str | None = None) -> dict[str, Any]:
         return s.ok("POST", "/v1/projects", {"org_id": org_id, "name": name or f"proj{next(_n)}"})
+
+
+_report_seq = itertools.count(1)
+
+
+def agent_report(client: Any, credential: str, observations: list[dict[str, Any]], **extra: Any) -> Any:
+    """POST /v1/agent/report as a live agent would: one boot id, a growing sequence, and the
+    host's current desired revision (so the observations are never stale)."""
+    headers = {"Authorization": f"Bearer {credential}"}
+    revision = client.get("/v1/agent/desired", headers=headers).json().get("revision", 0)
+    body = {"boot_id": "tests", "seq": next(_report_seq), "revision": revision, "observations": observations,
+            **extra}
+    return client.post("/v1/agent/report", json=body, headers=headers)

@@ -11,7 +11,7 @@ from hexagone.audit.service import Actor
 from hexagone.bootstrap import Runtime, ensure_catalogue, local_join_token
 from hexagone.compute import hosts
 from hexagone.usecase import UseCase
-from tests.helpers import Api, Session
+from tests.helpers import Api, Session, agent_report
 from tests.integration.compute_helpers import small_qcow2, upload_image
 
 UTC = dt.UTC
@@ -43,11 +43,7 @@ class Cloud:
         )
 
     def report(self, iid: str, power: str, **extra: Any) -> None:
-        r = self.api.client.post(
-            "/v1/agent/report",
-            headers={"Authorization": f"Bearer {self.agent_key}"},
-            json={"observations": [{"instance_id": iid, "power_state": power, **extra}]},
-        )
+        r = agent_report(self.api.client, self.agent_key, [{"instance_id": iid, "power_state": power, **extra}])
         assert r.status_code == 200, r.text
 
     def create(self, project_id: str, flavor: str, name: str = "vm") -> str:
