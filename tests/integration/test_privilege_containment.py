@@ -228,3 +228,26 @@ def test_a_password_only_token_that_escaped_revocation_acts_restricted(api: Api,
         s.execute(update(Organisation).where(Organisation.id == c["id"]).values(mfa_required=True))
     r = plain.get(f"/v1/projects/{p['id']}")
     assert r.status_code == 403 and "second factor" in r.json()["detail"]
+
+
+def test_an_operator_admin_cannot_revoke_the_operator_owners_keystone_token(api: Api) -> None:
+    """The same class through the Keystone facade: revoking another user's token is acting on it."""
+    from tests.conftest import ADMIN_PASSWORD
+
+    op = api.admin()
+    api.user(op, api.root_id(op), ["admin"], name="opadmin")
+
+    def keystone(name: str, password: str) -> str:
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": name, "password": password, "domain": {"id": "default"}}}}}}
+        r = api.client.post("/identity/v3/auth/tokens", json=body)
+        assert r.status_code == 201, r.text
+        return str(r.headers["x-subject-token"])
+
+    owner_tok, admin_tok = keystone("admin", ADMIN_PASSWORD), keystone("opadmin", PASSWORD)
+    r = api.client.delete("/identity/v3/auth/tokens", headers={"X-Auth-Token": admin_tok, "X-Subject-Token": owner_tok})
+    assert r.status_code == 403, r.text
+    assert api.client.get("/v1/auth/whoami", headers=bearer(owner_tok)).status_code == 200
+    r = api.client.delete("/identity/v3/auth/tokens", headers={"X-Auth-Token": owner_tok, "X-Subject-Token": admin_tok})
+    assert r.status_code == 204
+    assert api.client.get("/v1/auth/whoami", headers=bearer(admin_tok)).status_code == 401

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from hexagone.authz.policy import Principal
 from hexagone.db.models import Organisation, Project, Token, User
 from hexagone.errors import HexagoneError, MfaRequired, NotFound, Unauthenticated
-from hexagone.identity import auth
+from hexagone.identity import auth, users
 from hexagone.openstack.catalog import catalog, hex_id, iso
 from hexagone.usecase import UseCase
 
@@ -362,3 +362,16 @@ def load_subject(uc: UseCase, raw: str | None) -> Token:
     if row.user_id != principal.user_id and not auth.is_operator_admin(uc, principal.grants):
         raise missing
     return row
+
+
+def revoke_subject(uc: UseCase, raw: str | None) -> None:
+    """Revoke the token named by ``X-Subject-Token``: one's own, or (operator administrators)
+    another user's, provided the caller holds every permission that user holds."""
+    row = load_subject(uc, raw)
+    principal = uc.require_principal()
+    if row.user_id != principal.user_id:
+        owner = uc.session.get(User, row.user_id)
+        if owner is not None:
+            users.require_dominates(uc, owner, "revoke the tokens of")
+    row.revoked_at = uc.now
+    uc.audit("auth.logout", "token", row.id, principal.org_id, principal.org_path, details={"via": "keystone"})
