@@ -12,10 +12,11 @@ from hexagone.authz.policy import (
     Grant,
     Principal,
     Target,
-    best_rank_on,
-    can_assign_role,
     decide,
+    grant_permissions,
     may_have_child,
+    missing_to_act_on,
+    missing_to_confer,
     permissions_on,
     visible_scopes,
 )
@@ -165,13 +166,33 @@ def test_visible_scopes_for_lists():
     assert visible_scopes(p, "audit.read") == ([], [])
 
 
-def test_role_assignment_rules():
-    assert can_assign_role(4, "owner") and not can_assign_role(3, "owner")
-    assert can_assign_role(3, "admin") and can_assign_role(3, "reader")
-    assert not can_assign_role(2, "reader")
-    assert not can_assign_role(4, "superuser")
-    assert best_rank_on(who(org_grant("reader"), org_grant("admin", RESELLER)), Target(CUSTOMER)) == 3
-    assert best_rank_on(who(org_grant("admin", OTHER)), Target(CUSTOMER)) == 0
+def test_conferring_a_grant_needs_every_permission_it_carries():
+    member = who(org_grant("member"))
+    assert missing_to_confer(member, org_grant("reader")) == frozenset()
+    assert missing_to_confer(member, Grant("member", "project", "p1", CUSTOMER)) == frozenset()
+    # billing is not "below" member: a different set
+    assert missing_to_confer(member, org_grant("billing")) == {"billing.read", "billing.write"}
+    admin = who(org_grant("admin"))
+    assert missing_to_confer(admin, org_grant("billing")) == frozenset()
+    assert missing_to_confer(admin, org_grant("owner")) == {"org.delete"}
+    assert missing_to_confer(admin, org_grant("reader", OTHER)) == ROLE_PERMISSIONS["reader"]
+    # a grant on the operator's organisation confers the operator-only permissions too
+    assert grant_permissions(org_grant("admin", ROOT), ROOT) >= OPERATOR_ONLY
+    assert missing_to_confer(who(org_grant("admin", RESELLER)), org_grant("admin", ROOT)) >= OPERATOR_ONLY
+    assert missing_to_confer(who(org_grant("owner", ROOT)), org_grant("admin", ROOT)) == frozenset()
+
+
+def test_acting_on_a_user_needs_everything_it_holds_everywhere():
+    admin = who(org_grant("admin"))
+    assert missing_to_act_on(admin, ()) == frozenset()
+    assert missing_to_act_on(admin, (org_grant("member"), Grant("billing", "project", "p1", CUSTOMER))) == frozenset()
+    assert missing_to_act_on(admin, (org_grant("owner"),)) == {"org.delete"}
+    # a project administrator does not dominate someone holding a role on the whole organisation
+    padmin = who(Grant("admin", "project", "p1", CUSTOMER))
+    assert missing_to_act_on(padmin, (Grant("reader", "project", "p1", CUSTOMER),)) == frozenset()
+    assert missing_to_act_on(padmin, (org_grant("reader"),)) == ROLE_PERMISSIONS["reader"]
+    # an owner above (the reseller's) dominates the customer's owner
+    assert missing_to_act_on(who(org_grant("owner", RESELLER)), (org_grant("owner"),)) == frozenset()
 
 
 def test_tree_shape():

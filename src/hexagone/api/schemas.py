@@ -91,6 +91,7 @@ class UserPatch(Strict):
     enabled: bool | None = None
     password: str | None = Field(None, min_length=1, max_length=1024)
     unlock: bool | None = None
+    totp_reset: bool | None = Field(None, description="Remove the user's second factor (a lost authenticator).")
 
 
 class GrantIn(Strict):

@@ -13,7 +13,6 @@ import enum
 from dataclasses import dataclass, field
 
 ROLES = ("owner", "admin", "member", "reader", "billing")
-ROLE_RANK = {"reader": 1, "billing": 1, "member": 2, "admin": 3, "owner": 4}
 
 READ = frozenset(
     {
@@ -97,17 +96,26 @@ def _covers(grant: Grant, target: Target) -> bool:
     return target.project_id is not None and target.project_id == grant.scope_id
 
 
+def grant_permissions(grant: Grant, root_path: str) -> frozenset[str]:
+    """Every permission one grant confers on its scope (and, for an organisation, below it).
+    Administrators and owners of the operator's own organisation also hold ``OPERATOR_ONLY``."""
+    perms = ROLE_PERMISSIONS.get(grant.role, frozenset())
+    if grant.scope_type == "org" and grant.scope_path == root_path and grant.role in ("admin", "owner"):
+        perms = perms | OPERATOR_ONLY
+    return perms
+
+
+def grant_target(grant: Grant) -> Target:
+    """The scope a grant names, as a target."""
+    return Target(org_path=grant.scope_path, project_id=grant.scope_id if grant.scope_type == "project" else None)
+
+
 def permissions_on(principal: Principal, target: Target) -> frozenset[str]:
     """Every permission the principal holds on the target."""
     perms: set[str] = set()
     for grant in principal.grants:
         if _covers(grant, target):
-            perms |= ROLE_PERMISSIONS.get(grant.role, frozenset())
-            if grant.scope_type == "org" and grant.scope_path == principal.root_path and grant.role in (
-                "admin",
-                "owner",
-            ):
-                perms |= OPERATOR_ONLY
+            perms |= grant_permissions(grant, principal.root_path)
     return frozenset(perms)
 
 
@@ -150,21 +158,22 @@ def visible_scopes(principal: Principal, permission: str) -> tuple[list[str], li
     return paths, projects
 
 
-def can_assign_role(assigner_role_rank: int, role: str) -> bool:
-    """Admins grant up to admin; only owners grant owner."""
-    if role not in ROLE_RANK:
-        return False
-    if role == "owner":
-        return assigner_role_rank >= ROLE_RANK["owner"]
-    return assigner_role_rank >= ROLE_RANK["admin"]
+def missing_to_confer(actor: Principal, grant: Grant) -> frozenset[str]:
+    """What ``grant`` would confer that ``actor`` does not hold on the grant's scope (empty: the
+    actor may confer it). Used for API keys (a key is a grant its creator confers on it) and role
+    grants: nobody hands out a permission it does not hold itself, whatever the role's name."""
+    return grant_permissions(grant, actor.root_path) - permissions_on(actor, grant_target(grant))
 
 
-def best_rank_on(principal: Principal, target: Target) -> int:
-    rank = 0
-    for grant in principal.grants:
-        if _covers(grant, target):
-            rank = max(rank, ROLE_RANK.get(grant.role, 0))
-    return rank
+def missing_to_act_on(actor: Principal, target_grants: tuple[Grant, ...]) -> frozenset[str]:
+    """What a user holding ``target_grants`` holds that ``actor`` lacks, on any scope (empty: the
+    actor dominates that user and may reset its password, disable, delete it, or change its
+    roles). Checking grant by grant is enough: a grant covering a scope covers everything below it,
+    so the actor's permissions only grow going down the tree, as the target's do."""
+    missing: set[str] = set()
+    for grant in target_grants:
+        missing |= missing_to_confer(actor, grant)
+    return frozenset(missing)
 
 
 CHILD_KINDS = {"operator": ("reseller", "customer"), "reseller": ("reseller", "customer"), "customer": ()}

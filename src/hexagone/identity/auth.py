@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from hexagone.authz.policy import ROLE_RANK, Grant, Principal, Target, best_rank_on, visible_scopes
-from hexagone.db.models import ApiKey, Organisation, RoleGrant, Token, User
+from hexagone.authz.policy import ROLES, Grant, Principal, Target, missing_to_confer, visible_scopes
+from hexagone.db.models import ApiKey, Organisation, Token, User
 from hexagone.db.pagination import paginate
 from hexagone.errors import (
     Conflict,
@@ -23,7 +23,14 @@ from hexagone.errors import (
 from hexagone.identity import totp
 from hexagone.identity.credentials import new_api_key, new_token
 from hexagone.identity.orgs import _path_filter
-from hexagone.identity.users import _scope, check_password, revoke_all_tokens, scope_noun
+from hexagone.identity.users import (
+    _scope,
+    check_password,
+    grants_of,
+    require_dominates,
+    revoke_all_tokens,
+    scope_noun,
+)
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
 
@@ -62,12 +69,7 @@ def precheck_password(db: object, hasher: object, name: str, password: str) -> t
 
 
 def _grants(uc: UseCase, user_id: str) -> tuple[Grant, ...]:
-    rows = uc.session.execute(
-        select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id, RoleGrant.scope_path).where(
-            RoleGrant.user_id == user_id
-        )
-    ).all()
-    return tuple(Grant(r.role, r.scope_type, r.scope_id, r.scope_path) for r in rows)
+    return grants_of(uc, user_id)
 
 
 def is_operator_admin(uc: UseCase, grants: tuple[Grant, ...]) -> bool:
@@ -163,14 +165,22 @@ def login(
 
 
 def _failed(uc: UseCase, user: User, reason: str) -> LoginResult:
+    record_failure(uc, user, reason)
+    return LoginResult(error=Unauthenticated(BAD_LOGIN))
+
+
+def record_failure(uc: UseCase, user: User, reason: str, via: str | None = None) -> None:
+    """Count one failed attempt toward the lockout (and lock the account at the limit), audited.
+    Every way of guessing a credential calls this: native login, Keystone passwords and receipts."""
     user.failed_logins += 1
     details: dict[str, object] = {"login": user.name, "reason": reason, "failures": user.failed_logins}
+    if via:
+        details["via"] = via
     if user.failed_logins >= uc.settings.login_max_failures:
         user.locked_until = uc.now + dt.timedelta(seconds=uc.settings.login_lockout_seconds)
         user.failed_logins = 0
         details["locked_until"] = user.locked_until.isoformat()
     uc.audit("auth.login", "user", user.id, user.org_id, user.org_path, result="failure", details=details)
-    return LoginResult(error=Unauthenticated(BAD_LOGIN))
 
 
 def second_factor_ok(uc: UseCase, user: User, code: str | None, recovery: str | None) -> bool:
@@ -208,11 +218,7 @@ def issue_token(
 
 
 def principal_for_user(uc: UseCase, user: User, *, restricted: bool, api_key: ApiKey | None = None) -> Principal:
-    grants: tuple[Grant, ...]
-    if api_key is not None:
-        grants = (Grant(api_key.role, api_key.scope_type, api_key.scope_id, api_key.scope_path),)
-    else:
-        grants = _grants(uc, user.id)
+    grants = (key_grant(api_key),) if api_key is not None else _grants(uc, user.id)
     return Principal(
         user_id=user.id,
         org_id=user.org_id,
@@ -230,34 +236,47 @@ def authenticate(uc: UseCase, credential: str) -> tuple[Principal, Token | None]
     invalid = Unauthenticated("The token or API key is invalid, expired or revoked: log in again.")
     if credential.startswith("hxk_"):
         row = uc.session.execute(
-            select(ApiKey, User)
+            select(ApiKey, User, Organisation)
             .join(User, User.id == ApiKey.user_id)
+            .join(Organisation, Organisation.id == User.org_id)
             .where(ApiKey.key_hash == uc.hasher.keyed(credential))
         ).first()
         if row is None:
             raise invalid
-        key, user = row
+        key, user, _ = row
         if key.revoked_at is not None or (key.expires_at and key.expires_at <= uc.now) or not user.enabled:
             raise invalid
         grants = _grants(uc, user.id)
-        full = Principal(
+        creator = Principal(
             user_id=user.id, org_id=user.org_id, org_path=user.org_path, grants=grants, root_path=root_path(uc)
         )
-        target = Target(org_path=key.scope_path, project_id=key.scope_id if key.scope_type == "project" else None)
-        if best_rank_on(full, target) < ROLE_RANK.get(key.role, 99):
-            raise invalid  # the owner lost the role the key carries
+        if missing_to_confer(creator, key_grant(key)):
+            raise invalid  # the creator no longer holds every permission the key carries: refused whole
+        if not user.totp_enabled and mfa_mandatory(uc, user, grants)[0]:
+            raise invalid  # a second factor is now mandatory and the creator has none
         uc.extras["user"] = user
         return principal_for_user(uc, user, restricted=False, api_key=key), None
     found = uc.session.execute(
-        select(Token, User).join(User, User.id == Token.user_id).where(Token.token_hash == uc.hasher.keyed(credential))
+        select(Token, User, Organisation)
+        .join(User, User.id == Token.user_id)
+        .join(Organisation, Organisation.id == User.org_id)
+        .where(Token.token_hash == uc.hasher.keyed(credential))
     ).first()
     if found is None:
         raise invalid
-    token, user = found
+    token, user, org = found
     if token.revoked_at is not None or token.expires_at <= uc.now or not user.enabled:
         raise invalid
+    restricted = token.restricted
+    if not restricted and not token.mfa and org.mfa_required:
+        restricted = True  # issued before the organisation required a second factor (normally revoked then)
     uc.extras["user"] = user
-    return principal_for_user(uc, user, restricted=token.restricted), token
+    return principal_for_user(uc, user, restricted=restricted), token
+
+
+def key_grant(key: ApiKey) -> Grant:
+    """The one grant an API key carries: its role on its scope."""
+    return Grant(key.role, key.scope_type, key.scope_id, key.scope_path)
 
 
 def logout(uc: UseCase, token: Token | None) -> None:
@@ -344,8 +363,14 @@ def create_api_key(
     principal = uc.require_principal()
     if principal.api_key_id:
         raise Forbidden("API keys cannot create API keys; log in with a password.")
-    if role not in ROLE_RANK or best_rank_on(principal, target) < ROLE_RANK[role]:
-        raise Forbidden(f"A key can carry at most your own role on this scope; '{role}' is above it.")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}.")
+    missing = missing_to_confer(principal, Grant(role, scope_type, scope_id, scope_path))
+    if missing:
+        raise Forbidden(
+            f"A key can only carry permissions you hold on this scope; '{role}' also holds "
+            f"{', '.join(sorted(missing))}. Choose a role within your own."
+        )
     if expires_at is not None and expires_at <= uc.now:
         raise InvalidInput("expires_at must be in the future.")
     prefix, secret = new_api_key()
@@ -391,6 +416,9 @@ def revoke_api_key(uc: UseCase, key_id: str) -> None:
         raise NotFound("The API key does not exist, or you cannot see it.")
     if key.user_id != principal.user_id:
         uc.authorize(Target(org_path=key.org_path), "user.update", what="API key")
+        creator = uc.session.get(User, key.user_id)
+        if creator is not None:
+            require_dominates(uc, creator, "revoke the API keys of")
     else:
         uc.authorize(Target(org_path=key.scope_path, owner_user_id=key.user_id), "self.update", what="API key")
     if key.revoked_at is None:

@@ -11,6 +11,7 @@ from hexagone.authz.policy import Target, may_have_child, visible_scopes
 from hexagone.db.models import Organisation, Project, Region, RoleGrant, User, Zone
 from hexagone.db.pagination import paginate
 from hexagone.errors import Conflict, InvalidInput, NotFound
+from hexagone.identity.mandate import enforce_mfa_mandate
 from hexagone.identity.rules import gaps_sentence, issuing_gaps, legal_problems
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
@@ -128,11 +129,14 @@ def update_org(uc: UseCase, org_id: str, changes: dict[str, Any]) -> Organisatio
     _check_legal(merged)
     if changes.get("residency") is not None:
         _check_residency(changes["residency"])
+    mandate_begins = bool(changes.get("mfa_required")) and not org.mfa_required
     for key, value in changes.items():
         if key in ORG_FIELDS and value is not None:
             setattr(org, key, value)
     org.updated_at = uc.now
     uc.audit("org.update", "organisation", org.id, org.id, org.path, details={"fields": sorted(changes)})
+    if mandate_begins:
+        enforce_mfa_mandate(uc, org)
     return org
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
-from hexagone.authz.policy import ROLES, Target, best_rank_on, can_assign_role, visible_scopes
+from hexagone.authz.policy import (
+    ROLES,
+    Grant,
+    Target,
+    missing_to_act_on,
+    missing_to_confer,
+    visible_scopes,
+)
 from hexagone.db.models import ApiKey, Organisation, Project, RoleGrant, Token, User
 from hexagone.db.pagination import paginate
 from hexagone.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -31,6 +38,30 @@ def load_user(uc: UseCase, user_id: str) -> User:
     if user is None:
         raise NotFound("The user does not exist, or you cannot see it.")
     return user
+
+
+def grants_of(uc: UseCase, user_id: str) -> tuple[Grant, ...]:
+    rows = uc.session.execute(
+        select(RoleGrant.role, RoleGrant.scope_type, RoleGrant.scope_id, RoleGrant.scope_path).where(
+            RoleGrant.user_id == user_id
+        )
+    ).all()
+    return tuple(Grant(r.role, r.scope_type, r.scope_id, r.scope_path) for r in rows)
+
+
+def require_dominates(uc: UseCase, user: User, doing: str) -> None:
+    """Acting on another user (password, second factor, enable/disable, delete, roles, API keys)
+    needs every permission that user holds, on every scope where it holds one: an administrator
+    cannot take over an owner. 403: the caller already proved it may see the user."""
+    principal = uc.require_principal()
+    if user.id == principal.user_id:
+        return
+    missing = missing_to_act_on(principal, grants_of(uc, user.id))
+    if missing:
+        raise Forbidden(
+            f"You cannot {doing} this user: it holds permissions you do not "
+            f"({', '.join(sorted(missing)[:5])}{', ...' if len(missing) > 5 else ''}). Ask someone who holds them all."
+        )
 
 
 def create_user(uc: UseCase, org_id: str, name: str, password: str, email: str, roles: list[str]) -> User:
@@ -85,6 +116,7 @@ def list_users(uc: UseCase, limit: int, cursor: str | None, filters: dict[str, A
 def update_user(uc: UseCase, user_id: str, changes: dict[str, Any]) -> User:
     user = load_user(uc, user_id)
     uc.authorize(user_target(user), "user.update", what="user")
+    require_dominates(uc, user, "change")
     if changes.get("email") is not None:
         user.email = changes["email"]
     if changes.get("enabled") is not None:
@@ -99,6 +131,13 @@ def update_user(uc: UseCase, user_id: str, changes: dict[str, Any]) -> User:
     if changes.get("unlock"):
         user.failed_logins = 0
         user.locked_until = None
+    if changes.get("totp_reset"):
+        # a lost authenticator: the user enrols again at its next login (restricted until then
+        # where a second factor is mandatory); its tokens go, as after a password reset
+        user.totp_enabled = False
+        user.totp_secret = None
+        user.recovery_codes = []
+        revoke_all_tokens(uc, user)
     user.updated_at = uc.now
     safe = sorted(k for k in changes if k != "password") + (["password"] if "password" in changes else [])
     uc.audit("user.update", "user", user.id, user.org_id, user.org_path, details={"fields": safe})
@@ -110,6 +149,7 @@ def delete_user(uc: UseCase, user_id: str) -> None:
     uc.authorize(user_target(user), "user.delete", what="user")
     if user.id == uc.require_principal().user_id:
         raise Conflict("You cannot delete yourself; ask another administrator.")
+    require_dominates(uc, user, "delete")
     uc.session.execute(delete(Token).where(Token.user_id == user.id))
     uc.session.execute(delete(ApiKey).where(ApiKey.user_id == user.id))
     uc.session.execute(delete(RoleGrant).where(RoleGrant.user_id == user.id))
@@ -151,8 +191,12 @@ def grant_role(uc: UseCase, user_id: str, role: str, scope_type: str, scope_id: 
     if not scope_path.startswith(user.org_path):
         raise InvalidInput("A user can only hold roles inside its own organisation's subtree.")
     principal = uc.require_principal()
-    if not can_assign_role(best_rank_on(principal, target), role):
-        raise Forbidden(f"Granting '{role}' needs a higher role than yours on this scope.")
+    missing = missing_to_confer(principal, Grant(role, scope_type, scope_id, scope_path))
+    if missing:
+        raise Forbidden(
+            f"Granting '{role}' here needs every permission it holds; you lack {', '.join(sorted(missing))}."
+        )
+    require_dominates(uc, user, "change the roles of")
     existing = uc.session.execute(
         select(RoleGrant).where(
             RoleGrant.user_id == user.id,
@@ -206,11 +250,10 @@ def revoke_grant(uc: UseCase, grant_id: str) -> None:
         raise NotFound("The role grant does not exist, or you cannot see it.")
     target = Target(org_path=grant.scope_path, project_id=grant.scope_id if grant.scope_type == "project" else None)
     uc.authorize(target, "role.revoke", what="role grant")
-    principal = uc.require_principal()
-    if not can_assign_role(best_rank_on(principal, target), grant.role):
-        raise Forbidden(f"Revoking '{grant.role}' needs a higher role than yours on this scope.")
-    uc.session.delete(grant)
     user = uc.session.get(User, grant.user_id)
+    if user is not None:
+        require_dominates(uc, user, "change the roles of")  # covers the revoked grant itself
+    uc.session.delete(grant)
     uc.audit(
         "role.revoke",
         "role_grant",

@@ -90,12 +90,7 @@ def check_token(uc: UC, request: Request) -> Response:
 
 @endpoint(router, "DELETE", "/v3/auth/tokens", permission="self.read", status_code=204)
 def revoke_token(uc: UC, request: Request) -> Response:
-    row = tokens.load_subject(uc, request.headers.get("x-subject-token"))
-    row.revoked_at = uc.now
-    principal = uc.require_principal()
-    uc.audit(
-        "auth.logout", "token", row.id, principal.org_id, principal.org_path, details={"via": "keystone"}
-    )
+    tokens.revoke_subject(uc, request.headers.get("x-subject-token"))
     return Response(status_code=204)
 
 

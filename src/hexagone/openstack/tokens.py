@@ -14,7 +14,10 @@ A Keystone token *is* a Hexagone bearer token (``identity.auth.issue_token``), s
 
 TOTP users follow Keystone's MFA flow: a password alone answers 401 with an
 ``Openstack-Auth-Receipt`` (a signed, 5-minute receipt) and the required methods; the client then
-sends the receipt with a ``totp`` method, or ``password`` and ``totp`` together.
+sends the receipt with a ``totp`` method, or ``password`` and ``totp`` together. A receipt is
+**single-use**: its MAC covers the account's authentication state (failure count, last TOTP step,
+lock, recovery codes left, password hash), which every attempt changes, and a wrong passcode sent
+with it counts toward the lockout like a wrong password.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy import select
 from hexagone.authz.policy import Principal
 from hexagone.db.models import Organisation, Project, Token, User
 from hexagone.errors import HexagoneError, MfaRequired, NotFound, Unauthenticated
-from hexagone.identity import auth
+from hexagone.identity import auth, users
 from hexagone.openstack.catalog import catalog, hex_id, iso
 from hexagone.usecase import UseCase
 
@@ -134,20 +137,32 @@ def resolve_project(uc: UseCase, user: User, scope: Any) -> Project | None:
 # --- issuing ------------------------------------------------------------------------------------
 
 
+def _login_state(user: User) -> str:
+    """What any authentication attempt on the account changes: a failure counts (or locks), a
+    success consumes a TOTP step or a recovery code. A receipt bound to it works once."""
+    locked = int(user.locked_until.timestamp()) if user.locked_until else 0
+    return f"{user.failed_logins}:{user.totp_last_step}:{locked}:{len(user.recovery_codes or [])}:{user.password_hash}"
+
+
+def _receipt_mac(uc: UseCase, user: User, expires: int) -> str:
+    return uc.hasher.keyed(f"openstack-receipt:{user.id}:{expires}:{_login_state(user)}")[:32]
+
+
 def _receipt(uc: UseCase, user: User) -> str:
     expires = int(uc.now.timestamp()) + RECEIPT_TTL
-    mac = uc.hasher.keyed(f"openstack-receipt:{user.id}:{expires}")[:32]
-    return f"{user.id}.{expires}.{mac}"
+    return f"{user.id}.{expires}.{_receipt_mac(uc, user, expires)}"
 
 
 def _user_of_receipt(uc: UseCase, receipt: str) -> User | None:
     user_id, _, rest = receipt.partition(".")
     expires, _, mac = rest.partition(".")
-    if not expires.isdigit() or int(expires) < uc.now.timestamp():
+    if not (expires.isascii() and expires.isdigit()) or int(expires) < uc.now.timestamp() or not mac.isascii():
         return None
-    if not hmac.compare_digest(mac, uc.hasher.keyed(f"openstack-receipt:{user_id}:{expires}")[:32]):
+    # the row lock serialises two uses of one receipt: the second sees the state the first changed
+    user = uc.session.execute(select(User).where(User.id == user_id[:64]).with_for_update()).scalar_one_or_none()
+    if user is None or not hmac.compare_digest(mac, _receipt_mac(uc, user, int(expires))):
         return None
-    return uc.session.get(User, user_id)
+    return user
 
 
 def _mfa_outcome(uc: UseCase, user: User) -> Outcome:
@@ -241,16 +256,10 @@ def _receipt_and_totp(uc: UseCase, receipt: str, passcode: str | None, scope: An
         return Outcome(error=Unauthenticated(BAD_AUTH))
     project = resolve_project(uc, user, scope)
     if not auth.second_factor_ok(uc, user, passcode, None):
-        uc.audit(
-            "auth.login",
-            "user",
-            user.id,
-            user.org_id,
-            user.org_path,
-            result="failure",
-            details={"login": user.name, "reason": "wrong second factor", "via": "keystone receipt"},
-        )
+        auth.record_failure(uc, user, "wrong second factor", via="keystone receipt")  # burns the receipt too
         return Outcome(error=Unauthenticated(BAD_AUTH))
+    user.failed_logins = 0
+    user.locked_until = None
     raw, row = auth.issue_token(
         uc, user, mfa=True, restricted=False, project_id=project.id if project else None
     )
@@ -353,3 +362,16 @@ def load_subject(uc: UseCase, raw: str | None) -> Token:
     if row.user_id != principal.user_id and not auth.is_operator_admin(uc, principal.grants):
         raise missing
     return row
+
+
+def revoke_subject(uc: UseCase, raw: str | None) -> None:
+    """Revoke the token named by ``X-Subject-Token``: one's own, or (operator administrators)
+    another user's, provided the caller holds every permission that user holds."""
+    row = load_subject(uc, raw)
+    principal = uc.require_principal()
+    if row.user_id != principal.user_id:
+        owner = uc.session.get(User, row.user_id)
+        if owner is not None:
+            users.require_dominates(uc, owner, "revoke the tokens of")
+    row.revoked_at = uc.now
+    uc.audit("auth.logout", "token", row.id, principal.org_id, principal.org_path, details={"via": "keystone"})

@@ -40,7 +40,9 @@ def get_user(user_id: str, uc: UC) -> dict[str, Any]:
 
 @endpoint(router, "PATCH", "/users/{user_id}", permission="user.update")
 def update_user(user_id: str, body: UserPatch, uc: UC) -> dict[str, Any]:
-    """Change e-mail, enable/disable, reset the password (revokes tokens) or unlock."""
+    """Change e-mail, enable/disable, reset the password or the second factor (both revoke tokens), unlock.
+
+    Acting on another user needs every permission it holds."""
     return user_out(users.update_user(uc, user_id, body.model_dump(exclude_unset=True)))
 
 
