@@ -66,6 +66,16 @@ class Settings(BaseSettings):
         description="Late-payment penalty rate printed on invoices (French legal mention).",
     )
     billing_number_prefix: str = Field("HX", description="Prefix of invoice and credit-note numbers.")
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) webhooks may reach although they are not public, e.g. "
+        '`["10.20.0.0/16"]` for an on-premises receiver. Empty: public addresses only.',
+    )
+    webhook_timeout_seconds: float = Field(5.0, description="Time limit of one webhook delivery attempt.")
+    webhook_max_attempts: int = Field(8, description="Delivery attempts before a webhook is marked failed.")
+    webhook_retry_seconds: float = Field(
+        30.0, description="Delay before the first retry of a webhook; doubled at each attempt (at most 1 h)."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
