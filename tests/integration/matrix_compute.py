@@ -233,6 +233,7 @@ EXPECTED: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/v1/hosts"):                                (SEEN_BY_OP_200, None),
     ("GET", "/v1/hosts/{host_id}"):                      (SEEN_BY_OP_200, None),
     ("PATCH", "/v1/hosts/{host_id}"):                    (SEEN_BY_OP_200, None),
+    ("DELETE", "/v1/hosts/{host_id}"):                   (OPERATOR_ONLY_204, None),
     ("POST", "/v1/agent/join"):                          ("201 201 201 201 201 201 201 201 201", None),
     ("POST", "/v1/agent/heartbeat"):                     (ALL_401, None),
     ("POST", "/v1/agent/report"):                        (ALL_401, None),
@@ -287,6 +288,7 @@ BUILDERS: dict[tuple[str, str], Build] = {
     ("GET", "/v1/hosts"): lambda w, t, c: Req("/v1/hosts"),
     ("GET", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{_cx(w).host_id}"),
     ("PATCH", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{_cx(w).host_id}", {"status": "up"}),
+    ("DELETE", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{join_host(w, uniq('retired-'), vcpus=0)[0]}"),
     ("POST", "/v1/agent/join"): lambda w, t, c: _join(w),
     ("POST", "/v1/agent/heartbeat"): lambda w, t, c: Req("/v1/agent/heartbeat", INVENTORY),
     ("POST", "/v1/agent/report"): lambda w, t, c: Req("/v1/agent/report", {"observations": [
