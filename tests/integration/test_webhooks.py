@@ -237,3 +237,51 @@ def test_a_crash_between_commit_and_delivery_loses_nothing(api, rt, tmp_path, re
     assert len(receiver.hits) == 1
     (row,) = _deliveries(rt)
     assert (row.status, row.attempts) == ("delivered", 2)
+
+
+def test_https_keeps_the_name_for_tls_while_connecting_to_the_checked_address(tmp_path):
+    """Over HTTPS the pinned connection still sends the name as TLS server name and checks the
+    certificate against the name (not the address): another name on the same address fails."""
+    import ssl
+    import subprocess
+
+    from hexagone.errors import TemporaryError
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=hooks.example.test",
+                    "-addext", "subjectAltName=DNS:hooks.example.test"], check=True, capture_output=True)
+    seen: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen["host"] = self.headers["Host"]
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+
+    def remember_sni(sock: Any, name: str | None, ctx: Any) -> None:
+        seen.setdefault("sni", name)
+
+    server_ctx.sni_callback = remember_sni
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender = HttpSender(AddressPolicy.from_cidrs(["127.0.0.0/8"]), resolver=lambda h, p: ["127.0.0.1"],
+                            verify=ssl.create_default_context(cafile=str(cert)))
+        assert sender.send(f"https://hooks.example.test:{port}/hook", {"x": 1}, {}) == 200
+        assert seen == {"sni": "hooks.example.test", "host": f"hooks.example.test:{port}"}
+        with pytest.raises(TemporaryError):
+            sender.send(f"https://other.example.test:{port}/hook", {"x": 1}, {})
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,11 +44,12 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 class HttpSender:
     def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver, timeout: float = 5.0,
-                 max_response_bytes: int = 65536) -> None:
+                 max_response_bytes: int = 65536, verify: ssl.SSLContext | bool = True) -> None:
         self.policy = policy
         self.resolver = resolver
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
+        self.verify = verify  # the system's CAs; a test passes a context trusting its own certificate
 
     @classmethod
     def from_settings(cls, settings: Settings, resolver: Resolver = system_resolver) -> HttpSender:
@@ -71,7 +73,8 @@ class HttpSender:
         extensions = {"sni_hostname": dest.host} if dest.scheme == "https" and dest.address is None else {}
         deadline = time.monotonic() + self.timeout
         try:
-            with httpx.Client(trust_env=False, follow_redirects=False, timeout=self.timeout) as http:
+            with httpx.Client(trust_env=False, follow_redirects=False, timeout=self.timeout,
+                              verify=self.verify) as http:
                 request = http.build_request(
                     "POST", f"{dest.scheme}://{literal}:{dest.port}{dest.target}",
                     content=json.dumps(body).encode(),
