@@ -7,12 +7,13 @@ below. Every field is documented in ``docs/settings.md`` (a test keeps the two i
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +77,13 @@ class Settings(BaseSettings):
     webhook_retry_seconds: float = Field(
         30.0, description="Delay before the first retry of a webhook; doubled at each attempt (at most 1 h)."
     )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr.strip(), strict=False)  # ValueError: the setting is refused at start
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

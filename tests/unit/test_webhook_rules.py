@@ -11,7 +11,8 @@ from hexagone.webhooks.rules import AddressPolicy, backoff_seconds, check_url, p
 DEFAULT = AddressPolicy()
 
 NON_PUBLIC = [
-    "127.0.0.1", "127.8.9.10", "0.0.0.0",  # noqa: S104 "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+    "127.0.0.1", "127.8.9.10", "0.0.0.0",  # noqa: S104  (an address to refuse, not one to bind)
+    "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
     "169.254.169.254", "100.64.0.1", "192.0.0.1", "198.18.0.1", "224.0.0.1", "239.1.1.1",
     "255.255.255.255", "240.0.0.1", "192.0.2.1",
     "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
@@ -82,3 +83,13 @@ def test_allowed_networks_open_exactly_those_networks():
 def test_retries_back_off_exponentially_up_to_an_hour():
     assert [backoff_seconds(n, 30) for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
     assert backoff_seconds(20, 30) == 3600
+
+
+def test_an_invalid_allowed_network_setting_is_refused_at_start():
+    from pydantic import ValidationError
+
+    from hexagone.settings import Settings
+
+    assert Settings(webhook_allowed_networks=["10.20.0.0/16"]).webhook_allowed_networks == ["10.20.0.0/16"]
+    with pytest.raises(ValidationError):
+        Settings(webhook_allowed_networks=["10.20.0.0/99"])
