@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
+from hexagone.api.app import create_app, wrap
 from hexagone.bootstrap import build_runtime
 from hexagone.compute import jobs
 from hexagone.db.outbox_models import WebhookDelivery
@@ -26,6 +28,15 @@ from hexagone.webhooks.sender import HttpSender
 from tests.integration.billing_helpers import Cloud, at, cloud
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(rt: Any) -> Iterator[TestClient]:
+    """The app without its periodic loop: each test runs the delivery job itself, at instants it
+    chooses (the loop would deliver on its own every 10 s of real time)."""
+    app = create_app(rt.settings, rt.db, rt.clock, rt.hasher, extras={"periodic_jobs": False})
+    with TestClient(wrap(app, rt.settings), raise_server_exceptions=False) as c:
+        yield c
 
 
 @dataclass
