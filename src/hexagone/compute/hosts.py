@@ -410,6 +410,11 @@ def decommission(uc: UseCase, host_id: str) -> Host:
     root = root_org(uc)
     uc.authorize(org_target(root), "host.delete", what="host")
     host = load_host(uc, host_id)
+    # Lock the host row first: a placement racing with us either committed its claim before (and
+    # its instance is counted below) or re-checks ``status = 'up'`` after us and fails.
+    host = uc.session.execute(
+        select(Host).where(Host.id == host.id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
     if host.revoked_at is not None:
         return host
     live = uc.session.execute(
