@@ -9,7 +9,7 @@ from hexagone.db import (  # noqa: F401  (registers every table)
     compute_models,
     models,
     network_models,
-    outbox_models,  # noqa: F401
+    outbox_models,
 )
 from hexagone.db.base import Base, make_engine
 
