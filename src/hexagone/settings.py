@@ -7,12 +7,13 @@ below. Every field is documented in ``docs/settings.md`` (a test keeps the two i
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,6 +67,23 @@ class Settings(BaseSettings):
         description="Late-payment penalty rate printed on invoices (French legal mention).",
     )
     billing_number_prefix: str = Field("HX", description="Prefix of invoice and credit-note numbers.")
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) webhooks may reach although they are not public, e.g. "
+        '`["10.20.0.0/16"]` for an on-premises receiver. Empty: public addresses only.',
+    )
+    webhook_timeout_seconds: float = Field(5.0, description="Time limit of one webhook delivery attempt.")
+    webhook_max_attempts: int = Field(8, description="Delivery attempts before a webhook is marked failed.")
+    webhook_retry_seconds: float = Field(
+        30.0, description="Delay before the first retry of a webhook; doubled at each attempt (at most 1 h)."
+    )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr.strip(), strict=False)  # ValueError: the setting is refused at start
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

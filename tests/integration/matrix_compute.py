@@ -189,6 +189,11 @@ def _image_member_to_remove(w: World, which: str) -> Req:
     return Req(f"/v1/images/{side.image_id}/members/{side.second_customer['id']}")
 
 
+def _glance_member(w: World, which: str, caller: str) -> str:
+    side = _cx(w).side(which)
+    return f"/image/v2/images/{side.image_id}/members/{side.second_customer['id']}"
+
+
 def _instance_body(w: World, which: str) -> dict[str, Any]:
     return {"project_id": w.tenant(which).project["id"], "name": uniq("vm-"), "flavor": "tiny",
             "image": _cx(w).side(which).image_id}
@@ -233,6 +238,7 @@ EXPECTED: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/v1/hosts"):                                (SEEN_BY_OP_200, None),
     ("GET", "/v1/hosts/{host_id}"):                      (SEEN_BY_OP_200, None),
     ("PATCH", "/v1/hosts/{host_id}"):                    (SEEN_BY_OP_200, None),
+    ("DELETE", "/v1/hosts/{host_id}"):                   (OPERATOR_ONLY_204, None),
     ("POST", "/v1/agent/join"):                          ("201 201 201 201 201 201 201 201 201", None),
     ("POST", "/v1/agent/heartbeat"):                     (ALL_401, None),
     ("POST", "/v1/agent/report"):                        (ALL_401, None),
@@ -264,6 +270,9 @@ EXPECTED: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/v1/images/{image_id}/members"):            ("200 200 200 200 200 404 200 200 401", OPERATOR_ONLY_200),
     ("POST", "/v1/images/{image_id}/members"):           ("201 201 201 201 403 404 403 201 401", OPERATOR_ONLY_201),
     ("DELETE", "/v1/images/{image_id}/members/{org_id}"): ("204 204 204 204 403 404 403 204 401", OPERATOR_ONLY_204),
+    # the member organisation (the second customer) accepts or rejects: image.create there
+    ("POST", "/v1/images/{image_id}/members/{org_id}/accept"): ("200 200 200 200 403 404 404 200 401", OPERATOR_ONLY_200),
+    ("POST", "/v1/images/{image_id}/members/{org_id}/reject"): ("200 200 200 200 403 404 404 200 401", OPERATOR_ONLY_200),
 }
 
 BUILDERS: dict[tuple[str, str], Build] = {
@@ -287,6 +296,7 @@ BUILDERS: dict[tuple[str, str], Build] = {
     ("GET", "/v1/hosts"): lambda w, t, c: Req("/v1/hosts"),
     ("GET", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{_cx(w).host_id}"),
     ("PATCH", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{_cx(w).host_id}", {"status": "up"}),
+    ("DELETE", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{join_host(w, uniq('retired-'), vcpus=0)[0]}"),
     ("POST", "/v1/agent/join"): lambda w, t, c: _join(w),
     ("POST", "/v1/agent/heartbeat"): lambda w, t, c: Req("/v1/agent/heartbeat", INVENTORY),
     ("POST", "/v1/agent/report"): lambda w, t, c: Req("/v1/agent/report", {
@@ -326,6 +336,10 @@ BUILDERS: dict[tuple[str, str], Build] = {
     ("POST", "/v1/images/{image_id}/members"): lambda w, t, c: Req(
         f"/v1/images/{_cx(w).side(t).image_id}/members", {"org_id": _cx(w).side(t).second_customer["id"]}),
     ("DELETE", "/v1/images/{image_id}/members/{org_id}"): lambda w, t, c: _image_member_to_remove(w, t),
+    ("POST", "/v1/images/{image_id}/members/{org_id}/accept"): lambda w, t, c: Req(
+        f"/v1/images/{_cx(w).side(t).image_id}/members/{_cx(w).side(t).second_customer['id']}/accept"),
+    ("POST", "/v1/images/{image_id}/members/{org_id}/reject"): lambda w, t, c: Req(
+        f"/v1/images/{_cx(w).side(t).image_id}/members/{_cx(w).side(t).second_customer['id']}/reject"),
 }
 
 
@@ -608,6 +622,11 @@ EXPECTED.update({
     ("DELETE", "/image/v2/images/{image_id}"):             ("204 204 204 204 403 404 403 204 401", OPERATOR_ONLY_204),
     ("PUT", "/image/v2/images/{image_id}/file"):           ("204 204 204 204 403 404 403 204 401", OPERATOR_ONLY_204),
     ("GET", "/image/v2/images/{image_id}/file"):           ("200 200 200 200 200 404 200 200 401", OPERATOR_ONLY_200),
+    ("GET", "/image/v2/images/{image_id}/members"):        ("200 200 200 200 200 404 200 200 401", OPERATOR_ONLY_200),
+    ("POST", "/image/v2/images/{image_id}/members"):       ("200 200 200 200 403 404 403 200 401", OPERATOR_ONLY_200),
+    ("GET", "/image/v2/images/{image_id}/members/{member_id}"): ("200 200 200 200 200 404 404 200 401", OPERATOR_ONLY_200),
+    ("PUT", "/image/v2/images/{image_id}/members/{member_id}"): ("200 200 200 200 403 404 404 200 401", OPERATOR_ONLY_200),
+    ("DELETE", "/image/v2/images/{image_id}/members/{member_id}"): ("204 204 204 204 403 404 403 204 401", OPERATOR_ONLY_204),
 })
 
 BUILDERS.update({
@@ -668,6 +687,14 @@ BUILDERS.update({
         f"/image/v2/images/{_image(w, t, None)}/file", credential=_fx(w).tokens[c], content=_cx(w).qcow2,
         headers=OCTETS),
     ("GET", "/image/v2/images/{image_id}/file"): _os(lambda w, t, c: f"/image/v2/images/{_cx(w).side(t).image_id}/file"),
+    ("GET", "/image/v2/images/{image_id}/members"): _os(lambda w, t, c: f"/image/v2/images/{_cx(w).side(t).image_id}/members"),
+    ("POST", "/image/v2/images/{image_id}/members"): _os(
+        lambda w, t, c: f"/image/v2/images/{_cx(w).side(t).image_id}/members",
+        lambda w, t, c: {"member": _cx(w).side(t).second_customer["id"]}),
+    ("GET", "/image/v2/images/{image_id}/members/{member_id}"): _os(_glance_member),
+    ("PUT", "/image/v2/images/{image_id}/members/{member_id}"): _os(_glance_member, {"status": "accepted"}),
+    ("DELETE", "/image/v2/images/{image_id}/members/{member_id}"): lambda w, t, c: Req(
+        _image_member_to_remove(w, t).path.replace("/v1/", "/image/v2/"), credential=_fx(w).tokens[c]),
 })
 
 

@@ -290,6 +290,8 @@ def test_image_visibility_sharing_and_isolation(api):
     owner.ok("PATCH", f"/v1/images/{img['id']}", {"visibility": "shared"})
     owner.ok("POST", f"/v1/images/{img['id']}/members", {"org_id": t["c2"]["id"]})
     assert member.ok("GET", f"/v1/images/{img['id']}")["name"] == "golden"
+    assert _names(member, "/v1/images") == set()  # an offer, until the member organisation accepts it
+    member.ok("POST", f"/v1/images/{img['id']}/members/{t['c2']['id']}/accept", status=200)
     assert _names(member, "/v1/images") == {"golden"}
     seen = member.ok("GET", f"/v1/images/{img['id']}/members")["items"]
     assert [m["org_id"] for m in seen] == [t["c2"]["id"]]

@@ -386,6 +386,7 @@ def test_references_to_another_tenant(api: Any, rt: Any) -> None:
     owner_a = w.a.keymaker  # an administrator of customer A, the member organisation
     members = owner_a.ok("GET", f"/v1/images/{shared}/members")["items"]
     assert [m["org_id"] for m in members] == [w.a.customer["id"]], members
+    owner_a.ok("POST", f"/v1/images/{shared}/members/{w.a.customer['id']}/accept", status=200)
     owner_a.ok("POST", "/v1/instances", {"project_id": w.a.project["id"], "name": "from-b", "flavor": "tiny",
                                          "image": shared}, status=202)
     for method, path, body in (("PATCH", f"/v1/images/{shared}", {"name": "mine-now"}),

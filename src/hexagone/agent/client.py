@@ -76,6 +76,8 @@ class AgentClient:
         digest = hashlib.sha256()
         try:
             with self._http.stream("GET", url, headers=self._headers(), timeout=600) as r:
+                if r.status_code == 401:
+                    raise Unauthenticated("The control plane refused the agent's credential.")
                 if r.status_code != 200:
                     raise TemporaryError(f"Image download failed with {r.status_code}.", delay=5.0)
                 with open(tmp, "wb") as f:

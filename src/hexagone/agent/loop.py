@@ -16,10 +16,12 @@ from typing import Any
 from hexagone.agent.client import AgentClient
 from hexagone.agent.images import ImageCache
 from hexagone.compute.driver import ComputeDriver, InstanceSpec, PowerState
-from hexagone.errors import HexagoneError, PermanentError, TemporaryError
+from hexagone.errors import HexagoneError, PermanentError, TemporaryError, Unauthenticated
 
 log = logging.getLogger("hexagone.agent")
 VERSION = "0.1.0"
+#: Exit status of an agent whose credential the control plane refuses (decommissioned host).
+EXIT_REVOKED = 3
 
 
 @dataclass
@@ -209,21 +211,38 @@ class Agent:
         self._seq += 1
         self.client.report(self.boot_id, self._seq, revision, observations, unmanaged)
 
-    def run_forever(self) -> None:
-        while True:
-            try:
-                self.ensure_joined()
-                break
-            except TemporaryError as exc:
-                log.warning("%s", exc.message)
-                time.sleep(exc.delay)
-        self._pending = set()
-        while True:
-            try:
-                self.step(wait=self.config.busy_poll if self.busy() else None)
-            except TemporaryError as exc:
-                log.warning("%s", exc.message)
-                time.sleep(exc.delay)
-            except HexagoneError as exc:
-                log.error("%s", exc.message)
-                time.sleep(5)
+    def run_forever(self) -> int:
+        """Run until the control plane refuses this host's credential (401: the host was
+        decommissioned or never joined): then log why, set the credential file aside (so a restart
+        with a new join token joins again) and return ``EXIT_REVOKED``. Running VMs are left alone.
+        Every other failure is retried."""
+        try:
+            while True:
+                try:
+                    self.ensure_joined()
+                    break
+                except TemporaryError as exc:
+                    log.warning("%s", exc.message)
+                    time.sleep(exc.delay)
+            self._pending = set()
+            while True:
+                try:
+                    self.step(wait=self.config.busy_poll if self.busy() else None)
+                except Unauthenticated:
+                    raise
+                except TemporaryError as exc:
+                    log.warning("%s", exc.message)
+                    time.sleep(exc.delay)
+                except HexagoneError as exc:
+                    log.error("%s", exc.message)
+                    time.sleep(5)
+        except Unauthenticated as exc:
+            return self.revoked(exc.message)
+
+    def revoked(self, reason: str) -> int:
+        cred_file = self.state_dir / "credential"
+        if cred_file.exists():
+            os.replace(cred_file, self.state_dir / "credential.revoked")
+        log.critical("agent stopping: the control plane refused this host's credential (%s) The agent "
+                     "will not retry; running VMs are left as they are.", reason)
+        return EXIT_REVOKED

@@ -54,4 +54,4 @@ def agent(
     net = cidr.rsplit(".", 1)[0] + ".0/" + cidr.split("/")[1]  # the fake driver simulates addresses too
     cfg = AgentConfig(url=url, state_dir=state_dir, name=name or socket.gethostname(), join_token=join_token,
                       network_cidr=net, network_namespace=namespace if driver == "qemu" else None)
-    Agent(cfg, drv).run_forever()
+    raise typer.Exit(Agent(cfg, drv).run_forever())

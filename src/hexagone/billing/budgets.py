@@ -1,12 +1,12 @@
 """Budgets: a monthly amount (net, excluding VAT) for an organisation or one of its projects,
-alert thresholds recorded once per month as events (and posted to an optional webhook after the
-transaction commits), and an optional hard stop: once the month's spend reaches the budget, new
-instances are refused (existing ones keep running and are billed as usual)."""
+alert thresholds recorded once per month as events, and an optional hard stop: once the month's
+spend reaches the budget, new instances are refused (existing ones keep running and are billed as
+usual). Each event is announced to the budget's optional webhook through the outbox
+(``hexagone.webhooks.outbox``), written in the same transaction: a threshold crossed by a request
+or by the periodic job is announced alike."""
 
 from __future__ import annotations
 
-import logging
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +19,9 @@ from hexagone.errors import InvalidInput, NotFound, QuotaExceeded
 from hexagone.identity.orgs import load_org, load_project, org_target, project_target, root_org
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
+from hexagone.webhooks import outbox
+from hexagone.webhooks.rules import AddressPolicy, check_url
 
-log = logging.getLogger("hexagone.billing.budgets")
 DEFAULT_THRESHOLDS = [50, 80, 100]
 
 
@@ -44,8 +45,7 @@ def create(
     ths = sorted(set(thresholds if thresholds is not None else DEFAULT_THRESHOLDS))
     if any(not 0 < t <= 1000 for t in ths):
         raise InvalidInput("Thresholds are percentages of the budget between 1 and 1000.")
-    if webhook_url and not webhook_url.startswith(("https://", "http://")):
-        raise InvalidInput("webhook_url must be an http(s) URL.")
+    _check_webhook(uc, webhook_url)
     budget = Budget(
         id=new_id(),
         org_id=org.id,
@@ -72,6 +72,12 @@ def create(
     return budget
 
 
+def _check_webhook(uc: UseCase, url: str | None) -> None:
+    """A budget's webhook is an http(s) URL the control plane may call (``webhooks.rules``)."""
+    if url:
+        check_url(url, AddressPolicy.from_cidrs(uc.settings.webhook_allowed_networks))
+
+
 def load(uc: UseCase, budget_id: str, permission: str = "billing.read") -> Budget:
     budget = uc.session.get(Budget, budget_id) if is_id(budget_id) else None
     if budget is None:
@@ -82,6 +88,9 @@ def load(uc: UseCase, budget_id: str, permission: str = "billing.read") -> Budge
 
 def update(uc: UseCase, budget_id: str, changes: dict[str, Any]) -> Budget:
     budget = load(uc, budget_id, "billing.write")
+    _check_webhook(uc, changes.get("webhook_url"))
+    if changes.get("thresholds") is not None and any(not 0 < t <= 1000 for t in changes["thresholds"]):
+        raise InvalidInput("Thresholds are percentages of the budget between 1 and 1000.")
     if changes.get("amount") is not None:
         budget.amount = rating.money(pricing.to_decimal(changes["amount"], "amount"))
     for key in ("name", "hard_stop", "webhook_url", "thresholds"):
@@ -169,7 +178,6 @@ def evaluate(uc: UseCase) -> list[BudgetEvent]:
                     threshold=t,
                     spend=used,
                     at=uc.now,
-                    webhook_status="queued" if budget.webhook_url else "",
                 )
                 uc.session.add(ev)
                 out.append(ev)
@@ -182,10 +190,14 @@ def evaluate(uc: UseCase) -> list[BudgetEvent]:
                     details={"threshold": t, "spend": str(used), "amount": str(budget.amount)},
                 )
                 if budget.webhook_url:
-                    _post_after_commit(
+                    outbox.enqueue(
                         uc,
+                        "budget.threshold",
+                        ev.id,
+                        budget.org_id,
                         budget.webhook_url,
                         {
+                            "event": "budget.threshold",
                             "budget_id": budget.id,
                             "name": budget.name,
                             "threshold": t,
@@ -207,18 +219,3 @@ def events_of(uc: UseCase, budget_id: str) -> list[BudgetEvent]:
             .order_by(BudgetEvent.at, BudgetEvent.threshold)
         ).scalars()
     )
-
-
-def _post_after_commit(uc: UseCase, url: str, body: dict[str, Any]) -> None:
-    def send() -> None:
-        import httpx
-
-        try:
-            httpx.post(url, json=body, timeout=5.0)
-        except httpx.HTTPError as exc:  # best effort: the event stays recorded
-            log.warning("budget webhook %s failed: %s", url, exc)
-
-    def later() -> None:
-        threading.Thread(target=send, daemon=True).start()
-
-    uc.session.info.setdefault("after_commit", []).append(later)

@@ -1,5 +1,14 @@
 """Compute hosts and their agents: join tokens, agent credentials, heartbeats, desired state,
-observed state. Agents never see the database; they speak to these functions over HTTP."""
+observed state, decommissioning. Agents never see the database; they speak to these functions
+over HTTP.
+
+Host statuses: ``up`` (placements allowed), ``down`` (silent for longer than the grace period;
+back ``up`` at its next heartbeat), ``disabled`` (by the operator: no new placements, but the
+agent keeps its credential and still heartbeats, reports and converges its existing instances —
+stops, reboots, deletes — so they stay managed and correctly billed), ``decommissioned`` (final:
+the credential is revoked, every agent call answers 401 and the agent process stops; the row
+stays for the history of the instances that ran there).
+"""
 
 from __future__ import annotations
 
@@ -61,8 +70,12 @@ def join(uc: UseCase, join_token: str, name: str, inventory: dict[str, Any]) -> 
     ).scalar_one_or_none()
     if row is None or row.used_at is not None or row.expires_at <= uc.now:
         raise Unauthenticated("The join token is invalid, used or expired: ask the operator for a new one.")
-    if uc.session.execute(select(Host.id).where(Host.name == name)).first():
-        raise Conflict(f"A host named '{name}' already exists; choose another name or remove the old host.")
+    same_name = uc.session.execute(select(Host).where(Host.name == name)).scalar_one_or_none()
+    if same_name is not None and same_name.revoked_at is None:
+        raise Conflict(f"A host named '{name}' already exists; choose another name or decommission the old host.")
+    if same_name is not None:  # a decommissioned host gives its name up to the machine re-joining
+        same_name.name = f"{name[:60]}~decommissioned-{same_name.id[-12:]}"
+        uc.session.flush()
     credential = "hxa_" + secrets.token_urlsafe(32)
     host = Host(
         id=new_id(),
@@ -103,12 +116,26 @@ def _apply_inventory(host: Host, inv: dict[str, Any]) -> None:
 def authenticate_agent(uc: UseCase, credential: str | None) -> Host:
     if not credential or not credential.startswith("hxa_"):
         raise Unauthenticated("Agents authenticate with their host credential (hxa_...).")
-    host = uc.session.execute(
-        select(Host).where(Host.credential_hash == uc.hasher.keyed(credential))
-    ).scalar_one_or_none()
+    digest = uc.hasher.keyed(credential)
+    host = uc.session.execute(select(Host).where(Host.credential_hash == digest)).scalar_one_or_none()
     if host is None:
-        raise Unauthenticated("The host credential is not valid: re-join the host.")
+        revoked = uc.session.execute(
+            select(Host.id).where(Host.credential_hash == _revoked_hash(uc, digest))
+        ).first()
+        raise Unauthenticated(REVOKED if revoked else "The host credential is not valid: re-join the host.")
+    if host.revoked_at is not None:
+        raise Unauthenticated(REVOKED)
     return host
+
+
+def _revoked_hash(uc: UseCase, digest: str) -> str:
+    """What a revoked credential's hash becomes: it no longer matches the credential, yet a
+    revoked agent can still be told why it is refused."""
+    return uc.hasher.keyed("revoked:" + digest)
+
+
+REVOKED = ("This host was decommissioned and its credential revoked: the agent must stop. To serve "
+           "again, re-join with a new join token.")
 
 
 def heartbeat(uc: UseCase, host: Host, inventory: dict[str, Any]) -> dict[str, Any]:
@@ -425,6 +452,7 @@ def host_out(h: Host, now: dt.datetime) -> dict[str, Any]:
         "last_heartbeat_at": h.last_heartbeat_at,
         "agent_version": h.agent_version,
         "unmanaged_instances": h.unmanaged or [],
+        "revoked_at": h.revoked_at,
     }
 
 
@@ -441,6 +469,8 @@ def update_host(uc: UseCase, host_id: str, changes: dict[str, Any]) -> Host:
     root = root_org(uc)
     uc.authorize(org_target(root), "host.update", what="host")
     host = load_host(uc, host_id)
+    if host.revoked_at is not None:
+        raise Conflict(f"Host {host.name} is decommissioned; join the machine again with a new join token.")
     if changes.get("status") in ("up", "disabled"):
         host.status = changes["status"]
     for key in ("cpu_ratio", "ram_ratio", "disk_ratio"):
@@ -449,4 +479,34 @@ def update_host(uc: UseCase, host_id: str, changes: dict[str, Any]) -> Host:
                 raise InvalidInput(f"{key} must be between 0 and 64.")
             setattr(host, key, float(changes[key]))
     uc.audit("host.update", "host", host.id, root.id, root.path, details={"fields": sorted(changes)})
+    return host
+
+
+def decommission(uc: UseCase, host_id: str) -> Host:
+    """Retire a host for good: refused (409) while it carries instances that are not deleted
+    (delete or move them first); then its credential is revoked — the stored hash is replaced by a
+    hash of it, so the old secret matches no host even if a check were missed — and its agent, woken at once,
+    gets 401 and stops. Repeating it on a decommissioned host changes nothing."""
+    root = root_org(uc)
+    uc.authorize(org_target(root), "host.delete", what="host")
+    host = load_host(uc, host_id)
+    # Lock the host row first: a placement racing with us either committed its claim before (and
+    # its instance is counted below) or re-checks ``status = 'up'`` after us and fails.
+    host = uc.session.execute(
+        select(Host).where(Host.id == host.id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
+    if host.revoked_at is not None:
+        return host
+    live = uc.session.execute(
+        select(Instance.id).where(Instance.host_id == host.id, Instance.state != states.DELETED)
+    ).scalars().all()
+    if live:
+        raise Conflict(
+            f"Host {host.name} still carries {len(live)} instance(s) (e.g. {live[0]}): delete them or move "
+            "them to another host first; disable the host meanwhile so nothing new lands on it."
+        )
+    host.status, host.revoked_at = "decommissioned", uc.now
+    host.credential_hash = _revoked_hash(uc, host.credential_hash)
+    uc.audit("host.decommission", "host", host.id, root.id, root.path, details={"name": host.name})
+    wake(uc, host.id)
     return host

@@ -8,7 +8,14 @@ images booted directly from a kernel).
 
 Who sees an image: everyone sees ``public`` ones; an organisation's images are seen by those holding
 ``image.read`` on it (so a reseller sees its customers' images); a ``shared`` image is also seen by
-the member organisations (``image_members``). Anyone else gets 404. An image's owner is the caller's
+the member organisations (``image_members``). Anyone else gets 404.
+
+Sharing is an offer, as in Glance: a membership starts ``pending`` and only the receiving
+organisation turns it ``accepted`` (or ``rejected``). Until it is accepted, the image is visible
+to the member by id (to decide), but it is not listed by default, not found by name and cannot be
+booted — so nobody can push an image into another organisation's catalogue under a familiar name.
+An offer to an organisation that does not exist is stored and answered exactly like one to an
+organisation the sharer cannot see (nobody can accept it), so sharing reveals nothing. An image's owner is the caller's
 organisation; an operator system image has no owner (``owner_org_id`` NULL, path of the operator).
 """
 
@@ -31,9 +38,10 @@ from sqlalchemy import ColumnElement, CursorResult, and_, delete, false, or_, se
 from hexagone.authz.policy import ROLE_PERMISSIONS, Decision, Principal, Target, decide, visible_scopes
 from hexagone.compute import states
 from hexagone.db.compute_models import Image, ImageMember, Instance
+from hexagone.db.models import Organisation
 from hexagone.db.pagination import paginate
 from hexagone.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
-from hexagone.identity.orgs import load_org, root_org
+from hexagone.identity.orgs import root_org
 from hexagone.ids import is_id, new_id
 from hexagone.images.inspect import inspect_image
 from hexagone.images.manifest import ImageManifest, load_manifest, write_manifest
@@ -83,8 +91,15 @@ def _mine(column: Any, principal: Principal) -> ColumnElement[bool]:
     return or_(*conds) if conds else false()
 
 
-def _visible(principal: Principal) -> ColumnElement[bool]:
-    members = select(ImageMember.image_id).where(_mine(ImageMember.org_path, principal))
+MEMBER_STATUSES = ("pending", "accepted", "rejected")
+ACCEPTED = ("accepted",)
+
+
+def _visible(principal: Principal, member_statuses: tuple[str, ...] = ACCEPTED) -> ColumnElement[bool]:
+    """Public images, the principal's own, and images shared with it whose membership has one of
+    ``member_statuses`` (accepted only, unless the caller asks for offers too)."""
+    members = select(ImageMember.image_id).where(
+        _mine(ImageMember.org_path, principal), ImageMember.status.in_(member_statuses))
     return or_(Image.visibility == "public", _mine(Image.org_path, principal),
                and_(Image.visibility == "shared", Image.id.in_(members)))
 
@@ -93,13 +108,13 @@ def _not_found() -> NotFound:
     return NotFound("The image does not exist, or you cannot see it: list /v1/images.")
 
 
-def get_image(uc: UseCase, image_id: str) -> Image:
-    """An image the caller may see (404 otherwise)."""
+def get_image(uc: UseCase, image_id: str, member_statuses: tuple[str, ...] = MEMBER_STATUSES) -> Image:
+    """An image the caller may see by id, shared ones still on offer included (404 otherwise)."""
     principal = uc.require_principal()
     if not is_id(image_id):
         raise _not_found()
     image = uc.session.execute(
-        select(Image).where(Image.id == image_id, Image.status != "deleted", _visible(principal))
+        select(Image).where(Image.id == image_id, Image.status != "deleted", _visible(principal, member_statuses))
     ).scalar_one_or_none()
     if image is None:
         raise _not_found()
@@ -117,11 +132,12 @@ def _owned(uc: UseCase, image_id: str, permission: str) -> Image:
 
 
 def usable_image(uc: UseCase, image_id_or_name: str) -> Image:
-    """The image an instance may boot, by id or name. Several visible images with the name: the
-    newest of the caller's own organisation wins, then the newest system image; otherwise 409."""
+    """The image an instance may boot, by id or name; a shared image only once its membership is
+    accepted. Several visible images with the name: the newest of the caller's own organisation
+    wins, then the newest system image; otherwise 409."""
     principal = uc.require_principal()
     if is_id(image_id_or_name):
-        return get_image(uc, image_id_or_name)
+        return get_image(uc, image_id_or_name, ACCEPTED)
     candidates = list(uc.session.execute(
         select(Image).where(Image.name == image_id_or_name, Image.status != "deleted", _visible(principal))
         .order_by(Image.id.desc())
@@ -140,8 +156,14 @@ def usable_image(uc: UseCase, image_id_or_name: str) -> Image:
 def list_images(uc: UseCase, limit: int, cursor: str | None, filters: dict[str, Any]) -> tuple[
     list[Image], str | None
 ]:
+    """Filters as ``Image`` columns, plus ``member_status`` for images shared with the caller:
+    ``accepted`` by default, ``pending``, ``rejected`` or ``all``."""
     principal = uc.require_principal()
-    stmt = select(Image).where(_visible(principal), Image.status != "deleted")
+    wanted = filters.get("member_status") or "accepted"
+    if wanted not in (*MEMBER_STATUSES, "all"):
+        raise InvalidInput("member_status must be accepted, pending, rejected or all.")
+    stmt = select(Image).where(_visible(principal, MEMBER_STATUSES if wanted == "all" else (wanted,)),
+                               Image.status != "deleted")
     for key in ("name", "visibility", "status", "disk_format"):
         if filters.get(key):
             stmt = stmt.where(getattr(Image, key) == filters[key])
@@ -326,18 +348,53 @@ def list_members(uc: UseCase, image_id: str) -> list[ImageMember]:
     return list(uc.session.execute(stmt).scalars())
 
 
+def get_member(uc: UseCase, image_id: str, org_id: str) -> ImageMember:
+    """One membership, seen by the image's owner or by the member organisation (404 otherwise)."""
+    found = [m for m in list_members(uc, image_id) if m.org_id == org_id]
+    if not found:
+        raise NotFound("This organisation is not a member of the image, or you cannot see it.")
+    return found[0]
+
+
 def add_member(uc: UseCase, image_id: str, org_id: str) -> ImageMember:
+    """Offer a ``shared`` image to an organisation: the membership is ``pending`` until that
+    organisation accepts it. Any organisation id may be named — including one that does not
+    exist, or one the sharer cannot see — and the answer is the same; offering again changes
+    nothing."""
     image = _owned(uc, image_id, "image.update")
     if image.visibility != "shared":
         raise Conflict(f"Image {image.name} is {image.visibility}; set its visibility to 'shared' first.")
-    org = load_org(uc, org_id)
-    member = uc.session.get(ImageMember, (image.id, org.id))
+    if not is_id(org_id):
+        raise InvalidInput("org_id must be an organisation id.")
+    member = uc.session.get(ImageMember, (image.id, org_id))
     if member is None:
-        member = ImageMember(image_id=image.id, org_id=org.id, org_path=org.path, created_at=uc.now)
+        org = uc.session.get(Organisation, org_id)
+        path = org.path if org is not None and org.status != "deleted" else ""
+        member = ImageMember(image_id=image.id, org_id=org_id, org_path=path, status="pending",
+                             created_at=uc.now, updated_at=uc.now)
         uc.session.add(member)
         uc.session.flush()
         uc.audit("image.member.add", "image", image.id, image.owner_org_id, image.org_path,
-                 details={"member_org_id": org.id})
+                 details={"member_org_id": org_id})
+    return member
+
+
+def set_member_status(uc: UseCase, image_id: str, org_id: str, status: str) -> ImageMember:
+    """The receiving organisation accepts, rejects (or sets back to pending) an image offered to
+    it; it needs ``image.create`` there (it brings an image into its catalogue). The owner cannot
+    decide for it."""
+    if status not in MEMBER_STATUSES:
+        raise InvalidInput("status must be accepted, rejected or pending.")
+    image = get_image(uc, image_id)
+    member = uc.session.get(ImageMember, (image.id, org_id)) if is_id(org_id) else None
+    if member is None or not member.org_path:
+        raise NotFound("This organisation is not a member of the image, or you cannot see it.")
+    uc.authorize(Target(org_path=member.org_path), "image.create", what="image membership")
+    if member.status != status:
+        before = member.status
+        member.status, member.updated_at = status, uc.now
+        uc.audit("image.member.status", "image", image.id, org_id, member.org_path,
+                 details={"from": before, "to": status, "image_org_id": image.owner_org_id})
     return member
 
 
@@ -349,6 +406,11 @@ def remove_member(uc: UseCase, image_id: str, org_id: str) -> None:
     uc.session.delete(member)
     uc.audit("image.member.remove", "image", image.id, image.owner_org_id, image.org_path,
              details={"member_org_id": org_id})
+
+
+def member_out(m: ImageMember) -> dict[str, Any]:
+    return {"image_id": m.image_id, "org_id": m.org_id, "status": m.status, "created_at": m.created_at,
+            "updated_at": m.updated_at or m.created_at}
 
 
 # --- system images -------------------------------------------------------------------------------

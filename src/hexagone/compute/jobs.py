@@ -1,4 +1,5 @@
-"""Periodic control-plane jobs: mark silent hosts down, fail builds that never finished."""
+"""Periodic control-plane jobs: mark silent hosts down, fail builds that never finished, deliver
+the webhooks that are due (the outbox), and the slower billing round."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from hexagone.audit.service import Actor
 from hexagone.compute import hosts
 from hexagone.usecase import UseCase
+from hexagone.webhooks import outbox
+from hexagone.webhooks.sender import HttpSender
 
 log = logging.getLogger("hexagone.jobs")
 
@@ -24,6 +27,16 @@ def run_once(app_state) -> None:  # type: ignore[no-untyped-def]
         failed = hosts.fail_stuck_builds(uc, s.build_timeout_seconds)
     if down or failed:
         log.warning("periodic: %d host(s) marked down, %d build(s) failed", len(down), failed)
+
+
+def deliver_webhooks(app_state) -> outbox.Round:  # type: ignore[no-untyped-def]
+    """Send the outbox's due webhooks (whichever use case wrote them: a request or a job)."""
+    sender = getattr(app_state, "webhook_sender", None) or HttpSender.from_settings(app_state.settings)
+    done = outbox.deliver_due(app_state.db, app_state.clock, app_state.settings, sender, limit=20)
+    if done:
+        log.info("periodic: webhooks %d delivered, %d retrying, %d failed, %d refused", len(done.delivered),
+                 len(done.retrying), len(done.failed), len(done.refused))
+    return done
 
 
 def run_billing(app_state) -> None:  # type: ignore[no-untyped-def]
@@ -47,12 +60,12 @@ async def periodic(app_state, interval: float = 10.0, billing_every: int = 30) -
     while True:
         await asyncio.sleep(interval)
         rounds += 1
-        try:
-            await run_in_threadpool(run_once, app_state)
-            if rounds % billing_every == 0:
-                await run_in_threadpool(run_billing, app_state)
-        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as exc:
-            # an outage (database lost, disk full): one line, no traceback; the next round retries
-            log.warning("periodic job skipped, a dependency is unavailable (%s)", type(exc).__name__)
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("periodic job failed")
+        jobs = [run_once, deliver_webhooks] + ([run_billing] if rounds % billing_every == 0 else [])
+        for job in jobs:
+            try:
+                await run_in_threadpool(job, app_state)
+            except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as exc:
+                # an outage (database lost, disk full): one line, no traceback; the next round retries
+                log.warning("periodic job %s skipped, a dependency is unavailable (%s)", job.__name__, type(exc).__name__)
+            except Exception:  # keep the loop alive; the next round retries
+                log.exception("periodic job %s failed", job.__name__)

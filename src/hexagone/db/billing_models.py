@@ -241,7 +241,6 @@ class BudgetEvent(Base):
     threshold: Mapped[int] = mapped_column(Integer)
     spend: Mapped[Decimal] = mapped_column(Money())
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    webhook_status: Mapped[str] = mapped_column(String(32), default="")
 
 
 def _immutable(mapper: Any, connection: Any, target: Any) -> None:

@@ -26,7 +26,7 @@ class Host(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), index=True)
     zone_id: Mapped[str] = mapped_column(ForeignKey("zones.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="up")  # up | down | disabled
+    status: Mapped[str] = mapped_column(String(16), default="up")  # up | down | disabled | decommissioned
     credential_hash: Mapped[str] = mapped_column(String(64), unique=True)
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     ram_mb: Mapped[int] = mapped_column(Integer, default=0)
@@ -46,6 +46,8 @@ class Host(Base):
     agent_boot_id: Mapped[str | None] = mapped_column(String(64))
     agent_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: Set when the host is decommissioned: its credential no longer authenticates (401).
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class HostJoinToken(Base):
@@ -119,11 +121,18 @@ class Image(Base):
 
 
 class ImageMember(Base):
+    """An offer to share an image with one organisation, as Glance members are: ``pending`` until
+    the receiving organisation ``accepted`` (or ``rejected``) it. ``org_id`` is not a foreign key:
+    offering an image to an organisation that does not exist answers and is stored exactly like an
+    offer to one the sharer cannot see (``org_path`` empty: nobody can accept it)."""
+
     __tablename__ = "image_members"
     image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ID, primary_key=True)
     org_path: Mapped[str] = mapped_column(String(2000), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | accepted | rejected
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class ServerGroup(Base):

@@ -1,5 +1,8 @@
-"""Glance v2 (``/image``) over ``hexagone.compute.images``: the same records, visibility and
-inspection of uploads. Images belong to organisations (Glance ``owner`` is the organisation id)."""
+"""Glance v2 (``/image``) over ``hexagone.compute.images``: the same records, visibility, sharing
+and inspection of uploads. Images belong to organisations (Glance ``owner`` is the organisation
+id, and so is a member's ``member_id``). Members follow Glance: an offer is ``pending`` until the
+member organisation accepts it (``PUT /v2/images/{id}/members/{member_id}``); the image list shows
+shared images by ``member_status`` (``accepted`` by default)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from hexagone.api.deps import UC
 from hexagone.api.routing import PUBLIC, endpoint
 from hexagone.compute import images
 from hexagone.db.compute_models import Image
-from hexagone.errors import InvalidInput
+from hexagone.errors import InvalidInput, NotFound
+from hexagone.identity.orgs import load_project, project_target
 from hexagone.openstack import errors, views
-from hexagone.openstack.catalog import base_url
+from hexagone.openstack.catalog import base_url, iso_seconds
 from hexagone.openstack.routing import GlanceRoute, new_router
 from hexagone.usecase import UseCase
 
@@ -80,11 +84,11 @@ def versions_200(request: Request) -> dict[str, Any]:
     return _versions(request)
 
 
-def _all(uc: UseCase) -> list[Image]:
+def _all(uc: UseCase, member_status: str = "accepted") -> list[Image]:
     out: list[Image] = []
     cursor = None
     while True:
-        batch, cursor = images.list_images(uc, 1000, cursor, {})
+        batch, cursor = images.list_images(uc, 1000, cursor, {"member_status": member_status})
         out.extend(batch)
         if cursor is None:
             return out
@@ -98,9 +102,10 @@ def _matches(value: Any, wanted: str) -> bool:
 
 @endpoint(router, "GET", "/v2/images", permission="image.read")
 def list_images(uc: UC, request: Request) -> dict[str, Any]:
-    """Filters: name, id (also ``in:a,b``), visibility, status, disk_format; marker/limit; newest first."""
+    """Filters: name, id (also ``in:a,b``), visibility, status, disk_format, member_status (shared
+    images: accepted by default, pending, rejected or all); marker/limit; newest first."""
     q = request.query_params
-    items = [views.image(i) for i in reversed(_all(uc))]
+    items = [views.image(i) for i in reversed(_all(uc, q.get("member_status") or "accepted"))]
     for key in ("name", "id", "visibility", "status", "disk_format", "container_format", "owner"):
         if q.get(key) and not (key == "visibility" and q[key] == "all"):
             items = [i for i in items if _matches(i.get(key), q[key])]
@@ -241,3 +246,62 @@ def download(image_id: str, uc: UC) -> Response:
     return FileResponse(
         path, media_type="application/octet-stream", headers={"Repr-Digest": images.digest_header(image)}
     )
+
+
+# --- members ---------------------------------------------------------------------------------------
+
+def _member(m: Any) -> dict[str, Any]:
+    return {
+        "image_id": m.image_id, "member_id": m.org_id, "status": m.status,
+        "created_at": iso_seconds(m.created_at), "updated_at": iso_seconds(m.updated_at or m.created_at),
+        "schema": "/v2/schemas/member",
+    }
+
+
+def _body_field(body: Any, key: str) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get(key), str):
+        raise InvalidInput(f"Send {{\"{key}\": \"...\"}} as a JSON object.")
+    return str(body[key])[:64]
+
+
+def _as_member_org(uc: UseCase, member_id: str) -> str:
+    """The member organisation named by ``member_id``: an organisation id, or a project the caller
+    can see (``openstack image set --accept`` names the token's project), taken as its organisation."""
+    try:
+        project = load_project(uc, member_id)
+        uc.authorize(project_target(project), "project.read", what="project")
+    except NotFound:
+        return member_id
+    return project.org_id
+
+
+@endpoint(router, "GET", "/v2/images/{image_id}/members", permission="image.read")
+def list_members(image_id: str, uc: UC) -> dict[str, Any]:
+    return {"members": [_member(m) for m in images.list_members(uc, image_id)], "schema": "/v2/schemas/members"}
+
+
+@endpoint(router, "POST", "/v2/images/{image_id}/members", permission="image.update")
+def add_member(image_id: str, uc: UC, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Offer the image to an organisation (``member``: its id); pending until it accepts."""
+    return _member(images.add_member(uc, image_id, _body_field(body, "member")))
+
+
+@endpoint(router, "GET", "/v2/images/{image_id}/members/{member_id}", permission="image.read")
+def get_member(image_id: str, member_id: str, uc: UC) -> dict[str, Any]:
+    return _member(images.get_member(uc, image_id, _as_member_org(uc, member_id)))
+
+
+@endpoint(router, "PUT", "/v2/images/{image_id}/members/{member_id}", permission="image.create")
+def update_member(image_id: str, member_id: str, uc: UC, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """The member organisation accepts, rejects or sets back to pending an image offered to it."""
+    status = _body_field(body, "status")
+    if status not in images.MEMBER_STATUSES:
+        raise InvalidInput("status must be accepted, rejected or pending.")
+    return _member(images.set_member_status(uc, image_id, _as_member_org(uc, member_id), status))
+
+
+@endpoint(router, "DELETE", "/v2/images/{image_id}/members/{member_id}", permission="image.update",
+          status_code=204)
+def remove_member(image_id: str, member_id: str, uc: UC) -> Response:
+    images.remove_member(uc, image_id, member_id)
+    return Response(status_code=204)

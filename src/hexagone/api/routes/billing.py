@@ -28,8 +28,10 @@ from hexagone.billing import (
 )
 from hexagone.billing.rating import amount_text, plain_text
 from hexagone.db.billing_models import Budget, BudgetEvent, Invoice, PriceEntry, RetailRule
+from hexagone.db.outbox_models import WebhookDelivery
 from hexagone.errors import InvalidInput
 from hexagone.identity.orgs import org_target, root_org
+from hexagone.webhooks import outbox
 
 router = new_router("/v1/billing", "billing")
 Decimalish = Annotated[
@@ -164,7 +166,7 @@ def budget_out(b: Budget) -> dict[str, Any]:
     }
 
 
-def event_out(e: BudgetEvent) -> dict[str, Any]:
+def event_out(e: BudgetEvent, delivery: WebhookDelivery | None = None) -> dict[str, Any]:
     return {
         "id": e.id,
         "budget_id": e.budget_id,
@@ -172,7 +174,14 @@ def event_out(e: BudgetEvent) -> dict[str, Any]:
         "threshold": e.threshold,
         "spend": amount_text(e.spend),
         "at": e.at,
+        "webhook": outbox.delivery_out(delivery),
     }
+
+
+def events_out(uc: UC, events: list[BudgetEvent]) -> dict[str, Any]:
+    """Each event with the state of its webhook delivery (``null`` when the budget has no webhook)."""
+    deliveries = outbox.by_source(uc, (e.id for e in events))
+    return {"items": [event_out(e, deliveries.get(e.id)) for e in events]}
 
 
 def invoice_document(uc: UC, invoice_id: str) -> dict[str, Any]:
@@ -386,13 +395,13 @@ def update_budget(budget_id: str, body: BudgetPatch, uc: UC) -> dict[str, Any]:
 
 @endpoint(router, "GET", "/budgets/{budget_id}/events", permission="billing.read")
 def budget_events(budget_id: str, uc: UC) -> dict[str, Any]:
-    return {"items": [event_out(e) for e in budgets.events_of(uc, budget_id)]}
+    return events_out(uc, budgets.events_of(uc, budget_id))
 
 
 @endpoint(router, "POST", "/budgets/evaluate", permission="billing.write")
 def evaluate_budgets(uc: UC) -> dict[str, Any]:
     """Record newly crossed thresholds (operator; also run periodically)."""
-    return {"items": [event_out(e) for e in budgets.evaluate(uc)]}
+    return events_out(uc, budgets.evaluate(uc))
 
 
 @endpoint(router, "GET", "/reports/revenue", permission="billing.read")

@@ -193,10 +193,12 @@ def list_images(
     status: Annotated[Literal["queued", "saving", "active", "killed"] | None, Query()] = None,
     disk_format: Annotated[Literal["qcow2", "raw"] | None, Query()] = None,
     owner_org_id: Annotated[str | None, Query(max_length=36)] = None,
+    member_status: Annotated[Literal["accepted", "pending", "rejected", "all"], Query()] = "accepted",
 ) -> dict[str, Any]:
-    """Public images, your organisations' images and the images shared with you."""
+    """Public images, your organisations' images and the images shared with you that you accepted
+    (``member_status=pending`` lists the offers waiting for your decision)."""
     filters = {"name": name, "visibility": visibility, "status": status, "disk_format": disk_format,
-               "owner_org_id": owner_org_id}
+               "owner_org_id": owner_org_id, "member_status": member_status}
     items, cursor = images.list_images(uc, page.limit, page.cursor, filters)
     return page_body([images.image_out(i) for i in items], cursor)
 
@@ -246,19 +248,28 @@ def download_image(image_id: str, uc: UC) -> FileResponse:
 @endpoint(router, "GET", "/images/{image_id}/members", permission="image.read")
 def list_image_members(image_id: str, uc: UC) -> dict[str, Any]:
     rows = images.list_members(uc, image_id)
-    return page_body([_member_out(m) for m in rows], None)
+    return page_body([images.member_out(m) for m in rows], None)
 
 
 @endpoint(router, "POST", "/images/{image_id}/members", permission="image.update", status_code=201)
 def add_image_member(image_id: str, body: OrgRef, uc: UC) -> dict[str, Any]:
-    """Share a ``shared`` image with one organisation (its members see it; its subtree does not)."""
-    return _member_out(images.add_member(uc, image_id, body.org_id))
+    """Offer a ``shared`` image to one organisation (its members see it once that organisation
+    accepts; its subtree does not). The membership is ``pending`` until then."""
+    return images.member_out(images.add_member(uc, image_id, body.org_id))
+
+
+@endpoint(router, "POST", "/images/{image_id}/members/{org_id}/accept", permission="image.create")
+def accept_image_member(image_id: str, org_id: str, uc: UC) -> dict[str, Any]:
+    """The receiving organisation accepts an image offered to it: listed, found by name, bootable."""
+    return images.member_out(images.set_member_status(uc, image_id, org_id, "accepted"))
+
+
+@endpoint(router, "POST", "/images/{image_id}/members/{org_id}/reject", permission="image.create")
+def reject_image_member(image_id: str, org_id: str, uc: UC) -> dict[str, Any]:
+    """The receiving organisation rejects an image offered to it (it can accept it later)."""
+    return images.member_out(images.set_member_status(uc, image_id, org_id, "rejected"))
 
 
 @endpoint(router, "DELETE", "/images/{image_id}/members/{org_id}", permission="image.update", status_code=204)
 def remove_image_member(image_id: str, org_id: str, uc: UC) -> None:
     images.remove_member(uc, image_id, org_id)
-
-
-def _member_out(m: Any) -> dict[str, Any]:
-    return {"image_id": m.image_id, "org_id": m.org_id, "created_at": m.created_at}

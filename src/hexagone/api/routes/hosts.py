@@ -19,7 +19,7 @@ from hexagone.api.schemas import Strict
 from hexagone.compute import hosts, states
 from hexagone.db.compute_models import Host, Image, Instance
 from hexagone.db.pagination import paginate
-from hexagone.errors import NotFound
+from hexagone.errors import NotFound, Unauthenticated
 from hexagone.identity.orgs import org_target, root_org
 
 router = new_router("/v1/hosts", "hosts")
@@ -104,6 +104,13 @@ def update_host(host_id: str, body: HostPatch, uc: UC) -> dict[str, Any]:
     return hosts.host_out(hosts.update_host(uc, host_id, body.model_dump(exclude_unset=True)), uc.now)
 
 
+@endpoint(router, "DELETE", "/{host_id}", permission="host.delete", status_code=204)
+def decommission_host(host_id: str, uc: UC) -> None:
+    """Decommission a host: refused (409) while it carries instances; revokes its credential (its
+    agent gets 401 and stops). The record stays, with status ``decommissioned``."""
+    hosts.decommission(uc, host_id)
+
+
 # --- agents ---------------------------------------------------------------------------------------------
 
 @endpoint(agent_router, "POST", "/join", permission=PUBLIC, status_code=201)
@@ -148,7 +155,10 @@ async def desired(
 
     def current() -> int:
         with db.read() as s:
-            return int(s.execute(select(Host.desired_revision).where(Host.id == host_id)).scalar_one())
+            row = s.execute(select(Host.desired_revision, Host.revoked_at).where(Host.id == host_id)).one()
+        if row.revoked_at is not None:  # decommissioned while this long-poll waited
+            raise Unauthenticated(hosts.REVOKED)
+        return int(row.desired_revision)
 
     while True:
         event = notifier.subscribe(host_id) if notifier is not None else None

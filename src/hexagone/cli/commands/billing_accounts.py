@@ -47,7 +47,16 @@ INVOICE_FIELDS = (
 LINE_COLUMNS = ("position", "customer_name", "project_name", "region_name", "label", "quantity", "unit",
                 "unit_price", "amount")  # fmt: skip
 BUDGET_COLUMNS = ("id", "name", "org", "project_id", "amount", "spend", "thresholds", "hard_stop")
-EVENT_COLUMNS = ("period", "threshold", "spend", "at")
+EVENT_COLUMNS = ("period", "threshold", "spend", "at", "webhook")
+
+
+def _events_table(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events with their webhook delivery shown as its state (``delivered``, ``pending (2 tries)``…)."""
+    def state(w: dict[str, Any] | None) -> str:
+        if not w:
+            return ""
+        return w["status"] if w["status"] != "pending" or not w["attempts"] else f"pending ({w['attempts']} tries)"
+    return [{**e, "webhook": state(e.get("webhook"))} for e in items]
 CREDIT_COLUMNS = ("id", "amount", "reason", "invoice_id", "created_at")
 DocFormat = Literal["pdf", "csv", "json", "xml"]
 
@@ -351,15 +360,16 @@ def budget_events(budget: BudgetRef, org: OrgOpt = None, output: Output = None) 
     api = client()
     body = api.get(f"/v1/billing/budgets/{budget_id(api, budget, org)}/events")
     print_list(
-        body.get("items") or [], EVENT_COLUMNS, output_format(output), raw=body, empty="No threshold crossed yet."
+        _events_table(body.get("items") or []), EVENT_COLUMNS, output_format(output), raw=body,
+        empty="No threshold crossed yet.",
     )
 
 
 @budget_app.command("evaluate")
 def budget_evaluate(output: Output = None) -> None:
-    """Record newly crossed thresholds now and call their webhooks (operator; also runs periodically)."""
+    """Record newly crossed thresholds now and queue their webhooks (operator; also runs periodically)."""
     body = client().post("/v1/billing/budgets/evaluate")
     fmt = output_format(output)
     items = body.get("items") or []
     say(f"{len(items)} threshold(s) newly crossed.", fmt)
-    print_list(items, ("budget_id", *EVENT_COLUMNS), fmt, raw=body, empty="No new threshold crossed.")
+    print_list(_events_table(items), ("budget_id", *EVENT_COLUMNS), fmt, raw=body, empty="No new threshold crossed.")

@@ -30,7 +30,7 @@ def _flat(host: dict[str, Any]) -> dict[str, Any]:
 
 @app.command("list")
 def list_(
-    status: Annotated[str | None, typer.Option("--status", help="Only up, down or disabled hosts.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="up, down, disabled or decommissioned.")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     all_: All = False,
@@ -76,6 +76,26 @@ def disable(host: HostRef, output: Output = None) -> None:
 def enable(host: HostRef, output: Output = None) -> None:
     """Place servers on a host again."""
     _set_status(host, "up", output)
+
+
+@app.command()
+def decommission(
+    host: HostRef,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    output: Output = None,
+) -> None:
+    """Retire a host for good: revokes its credential (its agent stops). Refused while servers run
+    on it: delete them first. The machine can join again later with a new join token."""
+    api = client()
+    found = api.get(f"/v1/hosts/{host}")
+    if not yes:
+        typer.confirm(f"Decommission host {found['name']} and revoke its credential?", abort=True)
+    api.delete(f"/v1/hosts/{found['id']}")
+    say(f"Host {found['name']} is decommissioned: its credential is revoked and its agent stops.",
+        output_format(output))
+
+
+app.command("delete", help="Same as `decommission`.")(decommission)
 
 
 @app.command("join-token")

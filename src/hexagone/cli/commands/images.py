@@ -129,16 +129,20 @@ def list_(
         Literal["queued", "saving", "active", "killed"] | None,
         typer.Option("--status", help="Only this status."),
     ] = None,
+    member_status: Annotated[
+        Literal["accepted", "pending", "rejected", "all"],
+        typer.Option("--member-status", help="Images shared with you: accepted (default), pending, rejected, all."),
+    ] = "accepted",
     limit: Limit = 100,
     cursor: Cursor = None,
     all_: All = False,
     output: Output = None,
 ) -> None:
-    """Public images, your organisation's images and the images shared with it."""
+    """Public images, your organisation's images and the images shared with it that it accepted."""
     show_list(
         client(),
         "/v1/images",
-        {"name": name, "visibility": visibility, "status": status},
+        {"name": name, "visibility": visibility, "status": status, "member_status": member_status},
         COLUMNS,
         limit=limit,
         cursor=cursor,
@@ -281,13 +285,40 @@ def set_(
 
 @app.command()
 def share(image: ImageRef, org: OrgRef, output: Output = None) -> None:
-    """Share a 'shared' image with one organisation (its members see it, not its subtree)."""
+    """Offer a 'shared' image to one organisation: its members see it once it accepts (not its subtree)."""
     api = client()
     member = api.post(f"/v1/images/{image_id(api, image)}/members", {"org_id": resolve.org_id(api, org)})
     fmt = output_format(output)
     say(f"Shared image {image} with organisation {org}.", fmt)
     if fmt == "json":
         print_record(member, fmt)
+
+
+def _decide(image: str, org: str | None, verb: str, output: Any) -> None:
+    api = client()
+    ref = image if resolve.is_uuid(image) else resolve._by_name(
+        api, "/v1/images", "image", image, "image list --member-status pending", member_status="all")
+    org_ref = resolve.org_id(api, org) if org else resolve.own_org_id(api)
+    member = api.post(f"/v1/images/{ref}/members/{org_ref}/{verb}")
+    fmt = output_format(output)
+    say(f"Image {image} is {member['status']} by your organisation.", fmt)
+    if fmt == "json":
+        print_record(member, fmt)
+
+
+MemberOrg = Annotated[str | None, typer.Option("--org", help="The member organisation (default: yours).")]
+
+
+@app.command()
+def accept(image: ImageRef, org: MemberOrg = None, output: Output = None) -> None:
+    """Accept an image another organisation shared with yours: it is then listed and bootable by name."""
+    _decide(image, org, "accept", output)
+
+
+@app.command()
+def reject(image: ImageRef, org: MemberOrg = None, output: Output = None) -> None:
+    """Reject an image shared with your organisation (it stays hidden; you may accept it later)."""
+    _decide(image, org, "reject", output)
 
 
 @app.command()
@@ -306,7 +337,7 @@ def members(image: ImageRef, output: Output = None) -> None:
         api,
         f"/v1/images/{image_id(api, image)}/members",
         {},
-        ("org_id", "created_at"),
+        ("org_id", "status", "created_at"),
         limit=1000,
         cursor=None,
         follow=False,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from alembic import context
 
-from hexagone.db import billing_models, compute_models, models, network_models  # noqa: F401  (registers every table)
+from hexagone.db import (  # noqa: F401  (registers every table)
+    billing_models,
+    compute_models,
+    models,
+    network_models,
+    outbox_models,
+)
 from hexagone.db.base import Base, make_engine
 
 config = context.config
