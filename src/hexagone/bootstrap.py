@@ -38,8 +38,10 @@ def build_runtime(settings: Settings, clock: Clock | None = None, db: Database |
     return Runtime(settings, db or Database(settings.resolved_database_url()), clock or SystemClock(), hasher)
 
 
-def build_asgi(rt: Runtime):  # type: ignore[no-untyped-def]
-    app = create_app(rt.settings, rt.db, rt.clock, rt.hasher)
+def build_asgi(rt: Runtime, periodic_jobs: bool = True):  # type: ignore[no-untyped-def]
+    """The ASGI app. ``periodic_jobs=False`` leaves out the loop of periodic jobs (tests that move
+    a frozen clock run those jobs themselves, at the instants they choose)."""
+    app = create_app(rt.settings, rt.db, rt.clock, rt.hasher, extras={"periodic_jobs": periodic_jobs})
     return wrap(app, rt.settings)
 
 

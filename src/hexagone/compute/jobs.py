@@ -66,6 +66,7 @@ async def periodic(app_state, interval: float = 10.0, billing_every: int = 30) -
                 await run_in_threadpool(job, app_state)
             except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as exc:
                 # an outage (database lost, disk full): one line, no traceback; the next round retries
-                log.warning("periodic job %s skipped, a dependency is unavailable (%s)", job.__name__, type(exc).__name__)
+                log.warning("periodic job %s skipped, a dependency is unavailable (%s)", job.__name__,
+                            type(exc).__name__)
             except Exception:  # keep the loop alive; the next round retries
                 log.exception("periodic job %s failed", job.__name__)
