@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hexagone import csvsafe
 from hexagone.audit import chain
 from hexagone.db.models import AuditEvent, AuditHead
 from hexagone.ids import new_id
@@ -131,9 +130,7 @@ def to_jsonl(events: list[dict[str, Any]]) -> str:
 
 
 def to_csv(events: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for e in events:
-        writer.writerow({**e, "details": json.dumps(e.get("details") or {}, sort_keys=True)})
-    return buf.getvalue()
+    """The audit export as CSV through the one safe writer (no cell can start a spreadsheet formula)."""
+    return csvsafe.records(
+        EXPORT_FIELDS, ({**e, "details": json.dumps(e.get("details") or {}, sort_keys=True)} for e in events)
+    )
