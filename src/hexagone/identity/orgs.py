@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, or_, select
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hexagone.authz.policy import Target, may_have_child, visible_scopes
+from hexagone.db.compute_models import Instance, ServerGroup
 from hexagone.db.models import Organisation, Project, Region, RoleGrant, User, Zone
 from hexagone.db.pagination import paginate
 from hexagone.errors import Conflict, InvalidInput, NotFound
@@ -222,11 +223,31 @@ def update_project(uc: UseCase, project_id: str, changes: dict[str, Any]) -> Pro
     return project
 
 
+def _empty_project(uc: UseCase, project: Project) -> None:
+    """Refuse (409) while the project has servers that are not DELETED, as a public cloud refuses
+    to drop an account that still runs machines; else remove what only described the past (the rows
+    of its deleted servers, its server groups). Their history stays where it is kept: the audit
+    trail and the usage records that billing reads, which name servers by id. The project row is
+    locked first, so no server can be created in it meanwhile (creates lock it too)."""
+    uc.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    live = uc.session.execute(
+        select(func.count()).select_from(Instance).where(Instance.project_id == project.id,
+                                                          Instance.deleted_at.is_(None))
+    ).scalar_one()
+    if live:
+        raise Conflict(
+            f"The project still has {live} server(s) that are not deleted: delete them, wait until "
+            "they are DELETED, then delete the project."
+        )
+    uc.session.execute(update(Instance).where(Instance.project_id == project.id).values(server_group_id=None))
+    uc.session.execute(delete(ServerGroup).where(ServerGroup.project_id == project.id))
+    uc.session.execute(delete(Instance).where(Instance.project_id == project.id))
+
+
 def delete_project(uc: UseCase, project_id: str) -> None:
     project = load_project(uc, project_id)
     uc.authorize(project_target(project), "project.delete", what="project")
-    for hook in uc.extras.get("project_delete_checks", []):
-        hook(uc, project)
+    _empty_project(uc, project)
     uc.session.execute(delete(RoleGrant).where(RoleGrant.scope_type == "project", RoleGrant.scope_id == project.id))
     uc.session.delete(project)
     uc.audit("project.delete", "project", project.id, project.org_id, project.org_path)

@@ -154,9 +154,15 @@ def native_body(uc: UseCase, body: dict[str, Any]) -> tuple[dict[str, Any], int]
         except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("user_data must be base64-encoded UTF-8 text.") from exc
     metadata = server.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise InvalidInput("metadata must map strings to strings.")
+    if not isinstance(metadata, dict) or not all(
+        isinstance(v, str) and len(v) <= 255 and 0 < len(k) <= 255 for k, v in metadata.items()
+    ):
+        raise InvalidInput("metadata must map strings to strings, each of 1 to 255 characters.")
     hints = body.get("os:scheduler_hints") or {}
+    for field, value in (("key_name", server.get("key_name")), ("availability_zone", server.get("availability_zone")),
+                         ("os:scheduler_hints.group", hints.get("group") if isinstance(hints, dict) else None)):
+        if value is not None and (not isinstance(value, str) or len(value) > 255):
+            raise InvalidInput(f"Invalid input for field/attribute {field}: a string of at most 255 characters.")
     count = server.get("max_count") or server.get("min_count") or 1
     if not isinstance(count, int) or not 1 <= count <= 10:
         raise InvalidInput("min_count/max_count must be between 1 and 10.")

@@ -143,8 +143,8 @@ def _receipt(uc: UseCase, user: User) -> str:
 def _user_of_receipt(uc: UseCase, receipt: str) -> User | None:
     user_id, _, rest = receipt.partition(".")
     expires, _, mac = rest.partition(".")
-    if not expires.isdigit() or int(expires) < uc.now.timestamp():
-        return None
+    if not receipt.isascii() or not expires.isdigit() or int(expires) < uc.now.timestamp():
+        return None  # a client's header may hold any byte: compare_digest takes ASCII text only
     if not hmac.compare_digest(mac, uc.hasher.keyed(f"openstack-receipt:{user_id}:{expires}")[:32]):
         return None
     return uc.session.get(User, user_id)
