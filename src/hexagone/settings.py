@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     scheduler_strategy: str = Field("spread", description="Placement weigher: spread (most free RAM first) or pack.")
     build_timeout_seconds: int = Field(900, description="An instance still BUILDING after this goes to ERROR.")
     heartbeat_grace_seconds: int = Field(45, description="A host silent for longer is marked down (instances UNKNOWN).")
+    idempotency_retention_seconds: int = Field(
+        24 * 3600, description="How long the answer to a create with an `Idempotency-Key` is kept for replay."
+    )
     image_max_bytes: int = Field(20 * 2**30, description="Largest image upload accepted (413 above).")
     local_agent: bool = Field(True, description="`hexagone up` also runs a compute agent for this machine.")
     local_agent_driver: str = Field("qemu", description="Driver of that local agent: qemu or fake.")

@@ -63,5 +63,5 @@ class UseCase:
     ) -> None:
         audit.record(
             self.session, self.now, self.actor, action, resource_type, resource_id,
-            target_org_id, target_org_path, result, details,
+            target_org_id, target_org_path, result, details, key=self.hasher.derived_key(audit.CHAIN_KEY),
         )

@@ -203,6 +203,19 @@ def _verify(cli: Cli, expect: int) -> str:
     return cli.run("audit", "verify", profile="op", expect=expect).stderr
 
 
+def test_audit_anchor_is_written_privately_and_verify_checks_it(cli: Cli, server: Server) -> None:
+    path = server.data_dir.parent / "anchor.json"
+    cli.run("audit", "anchor", "--output-file", str(path), profile="op")
+    assert path.stat().st_mode & 0o777 == 0o600
+    anchor = json.loads(path.read_text())
+    out = cli.run("audit", "verify", "--anchor", str(path), profile="op").stdout
+    assert f"consistent with the anchor of record {anchor['seq']}" in out
+    forged = server.data_dir.parent / "forged.json"
+    forged.write_text(json.dumps({**anchor, "seq": anchor["seq"] - 1}))
+    err = cli.run("audit", "verify", "--anchor", str(forged), profile="op", expect=INTEGRITY).stderr
+    assert "MAC" in err
+
+
 def test_audit_verify_names_the_modified_or_deleted_record(cli: Cli, server: Server) -> None:
     db = sqlite3.connect(server.db_path)
     try:

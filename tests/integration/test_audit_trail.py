@@ -199,3 +199,33 @@ def test_pagination_of_the_trail_is_gapless(api):
         if not cursor:
             break
     assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 10
+
+
+HOSTILE_REQUEST_IDS = ["=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-1+1", "a b", "id;drop", "é", "x" * 65]
+
+
+def test_request_ids_are_restricted_and_a_bad_one_is_replaced_not_refused(api):
+    op = api.admin()
+    c = api.org(op, api.root_id(op), "customer")
+    for rid in HOSTILE_REQUEST_IDS:
+        r = op.post("/v1/projects", json={"org_id": c["id"], "name": f"p{len(rid)}{rid[:1]}"},
+                    headers={"X-Request-Id": rid.encode("utf-8")})
+        assert r.status_code == 201, r.text
+        assert r.headers["x-request-id"].startswith("req-"), r.headers["x-request-id"]
+    ok = op.post("/v1/projects", json={"org_id": c["id"], "name": "fine"},
+                 headers={"X-Request-Id": "Client.req_1-2"})
+    assert ok.headers["x-request-id"] == "Client.req_1-2"
+    ids = [e["request_id"] for e in events(op, action="project.create")]
+    assert "Client.req_1-2" in ids and not set(ids) & set(HOSTILE_REQUEST_IDS)
+
+
+def test_csv_export_neutralises_formulas_even_in_old_records(api, rt):
+    op = api.admin()
+    api.org(op, api.root_id(op), "customer")
+    with rt.db.engine.begin() as conn:  # a record written before request ids were restricted
+        conn.execute(text("UPDATE audit_events SET request_id = '=cmd|calc', actor_name = '@evil' "
+                          "WHERE seq = (SELECT MAX(seq) FROM audit_events)"))
+    rows = list(csv.DictReader(io.StringIO(op.get("/v1/audit/export?format=csv").text)))
+    assert rows[-1]["request_id"] == "'=cmd|calc" and rows[-1]["actor_name"] == "'@evil"
+    for row in rows:
+        assert all(not v or v[0] not in "=+-@\t\r" for v in row.values()), row

@@ -341,3 +341,154 @@ def test_request_ids_are_echoed_or_generated(ctx):
     assert r.headers["x-request-id"].startswith("req-")
     r = api.client.get("/v1/nothing", headers={"X-Request-Id": "bad\tid"})
     assert problem(r, 404)["request_id"].startswith("req-")
+
+
+# --- the OpenStack facade ------------------------------------------------------------------------
+# The facade takes the clients' JSON as it comes (dicts, not models), so every field it reads must
+# be checked for type, size and characters before it reaches the areas and the database: PostgreSQL
+# refuses a NUL inside text, which used to surface as a 500.
+
+HOSTILE_VALUES: list[Any] = [
+    "a\x00b", "\x00", "bell\x07", "esc\x1b[31m", "del\x7f", "x" * 70_000, "y" * 5000, 42, -1, 1.5, None, True,
+    ["list"], {"dict": 1}, "",
+]
+
+
+@pytest.fixture
+def facade(api: Any, rt: Any, tmp_path: Any) -> Any:
+    from hexagone.bootstrap import ensure_catalogue
+    from tests.integration.compute_helpers import fake_host
+    from tests.integration.test_openstack_api import customer, h
+
+    ensure_catalogue(rt, None)
+    fake_host(rt, "host-1", capabilities={"accel": "fake", "network_cidr": "10.200.0.0/24"})
+    c = customer(api, api.admin(), tmp_path, "hostile")
+    client = api.client
+    hdr = h(c.token)
+    tiny = next(f["id"] for f in client.get("/compute/v2.1/flavors", headers=hdr).json()["flavors"]
+                if f["name"] == "tiny")
+    server = client.post("/compute/v2.1/servers", headers=hdr, json={"server": {
+        "name": "victim", "imageRef": c.image_id, "flavorRef": tiny, "networks": "auto"}}).json()["server"]
+    net = client.post("/networking/v2.0/networks", headers=hdr, json={"network": {"name": "n"}}).json()["network"]
+    image = client.post("/image/v2/images", headers=hdr, json={
+        "name": "img", "disk_format": "qcow2", "container_format": "bare"}).json()
+    return {"c": c, "h": hdr, "tiny": tiny, "server": server["id"], "net": net["id"], "image": image["id"]}
+
+
+def facade_requests(f: dict[str, Any], v: Any) -> list[tuple[str, str, Any]]:
+    c = f["c"]
+    return [
+        ("POST", "/compute/v2.1/servers",
+         {"server": {"name": v, "imageRef": c.image_id, "flavorRef": f["tiny"], "networks": "auto"}}),
+        ("POST", "/compute/v2.1/servers",
+         {"server": {"name": "ok", "imageRef": v, "flavorRef": f["tiny"], "networks": "auto"}}),
+        ("POST", "/compute/v2.1/servers",
+         {"server": {"name": "ok", "imageRef": c.image_id, "flavorRef": v, "networks": "auto"}}),
+        ("POST", "/compute/v2.1/servers",
+         {"server": {"name": "ok", "imageRef": c.image_id, "flavorRef": f["tiny"], "networks": v}}),
+        ("POST", "/compute/v2.1/servers", {"server": {"name": "ok", "imageRef": c.image_id,
+         "flavorRef": f["tiny"], "networks": "auto", "metadata": {"k": v}}}),
+        ("POST", "/compute/v2.1/servers", {"server": {"name": "ok", "imageRef": c.image_id,
+         "flavorRef": f["tiny"], "networks": "auto", "key_name": v}}),
+        ("POST", "/compute/v2.1/servers", {"server": {"name": "ok", "imageRef": c.image_id,
+         "flavorRef": f["tiny"], "networks": "auto", "user_data": v}}),
+        ("POST", "/compute/v2.1/servers", {"server": {"name": "ok", "imageRef": c.image_id,
+         "flavorRef": f["tiny"], "networks": "auto", "availability_zone": v}}),
+        ("POST", "/compute/v2.1/servers", {"server": v}),
+        ("PUT", f"/compute/v2.1/servers/{f['server']}", {"server": {"name": v}}),
+        ("PUT", f"/compute/v2.1/servers/{f['server']}", {"server": {"accessIPv4": v}}),
+        ("POST", f"/compute/v2.1/servers/{f['server']}/action", {"reboot": {"type": v}}),
+        ("POST", f"/compute/v2.1/servers/{f['server']}/action", {v if isinstance(v, str) else "x": None}),
+        ("POST", "/compute/v2.1/os-keypairs", {"keypair": {"name": v}}),
+        ("POST", "/compute/v2.1/os-keypairs", {"keypair": {"name": "k", "public_key": v}}),
+        ("POST", "/compute/v2.1/os-server-groups", {"server_group": {"name": v, "policies": ["affinity"]}}),
+        ("POST", "/compute/v2.1/os-server-groups", {"server_group": {"name": "g", "policies": [v]}}),
+        ("POST", "/image/v2/images", {"name": v, "disk_format": "qcow2", "container_format": "bare"}),
+        ("POST", "/image/v2/images", {"name": "i", "disk_format": v, "container_format": "bare"}),
+        ("POST", "/image/v2/images", {"name": "i", "disk_format": "qcow2", "container_format": "bare",
+                                      "os_distro": v}),
+        ("PATCH", f"/image/v2/images/{f['image']}", [{"op": "replace", "path": "/name", "value": v}]),
+        ("PATCH", f"/image/v2/images/{f['image']}", [{"op": "add", "path": "/custom", "value": v}]),
+        ("PATCH", f"/image/v2/images/{f['image']}", [{"op": v, "path": "/name", "value": "x"}]),
+        ("POST", "/networking/v2.0/networks", {"network": {"name": v}}),
+        ("PUT", f"/networking/v2.0/networks/{f['net']}", {"network": {"name": v}}),
+        ("POST", "/networking/v2.0/subnets", {"subnet": {"network_id": f["net"], "cidr": v, "ip_version": 4}}),
+        ("POST", "/networking/v2.0/subnets", {"subnet": {"network_id": f["net"], "cidr": "10.9.0.0/24",
+                                                         "ip_version": 4, "name": v}}),
+        ("POST", "/networking/v2.0/subnets", {"subnet": {"network_id": v, "cidr": "10.9.0.0/24"}}),
+        ("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": v, "password": "x", "domain": {"name": "Default"}}}}}}),
+        ("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": "hostile-member", "password": v, "domain": {"name": v}}}}}}),
+        ("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+            "user": {"name": "hostile-member", "password": PASSWORD, "domain": {"name": "hostile"}}}},
+            "scope": {"project": {"name": v, "domain": {"name": "hostile"}}}}}),
+        ("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {"methods": v}}}),
+        ("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["token"], "token": {"id": v}}}}),
+        ("POST", "/identity/v3/auth/tokens", {"auth": {"identity": {"methods": ["totp"], "totp": {
+            "user": {"name": "hostile-member", "passcode": v, "domain": {"name": "hostile"}}}}}}),
+    ]
+
+
+def test_facade_bodies_with_hostile_values_are_4xx_never_500(facade: Any, api: Any) -> None:
+    client, failures = api.client, []
+    for v in HOSTILE_VALUES:
+        for method, path, body in facade_requests(facade, v):
+            ctype = "application/openstack-images-v2.1-json-patch" if method == "PATCH" else "application/json"
+            r = client.request(method, path, content=json.dumps(body), headers={**facade["h"], "Content-Type": ctype})
+            must_refuse = isinstance(v, str) and (any(ord(ch) < 32 or ord(ch) == 127 for ch in v) or len(v) > 65536)
+            if r.status_code >= 500 or (must_refuse and not 400 <= r.status_code < 500):
+                failures.append((method, path, repr(v)[:30], r.status_code, r.text[:120]))
+    assert not failures, "\n".join(map(str, failures))
+
+
+def test_facade_refusals_name_the_field_in_each_services_error_shape(facade: Any, api: Any) -> None:
+    client, hdr = api.client, facade["h"]
+    r = client.post("/compute/v2.1/os-keypairs", headers=hdr, json={"keypair": {"name": "a\x00b"}})
+    assert r.status_code == 400 and "body.keypair.name" in r.json()["badRequest"]["message"]
+    r = client.post("/networking/v2.0/networks", headers=hdr, json={"network": {"name": "a\x00b"}})
+    assert r.status_code == 400 and "U+0000" in r.json()["NeutronError"]["message"]
+    r = client.post("/image/v2/images", headers=hdr, json={"name": 42})
+    assert r.status_code == 400 and r.json()["code"] == 400
+    r = client.post("/identity/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"name": "hostile-member", "password": "pw\x00", "domain": {"name": "hostile"}}}}}})
+    assert r.status_code == 400 and r.json()["error"]["code"] == 400
+    r = client.put(f"/compute/v2.1/servers/{facade['server']}", headers=hdr,
+                   json={"server": {"name": "n", "metadata": {"k": "v" * 256}}})
+    assert r.status_code < 500
+    r = client.post("/compute/v2.1/os-server-groups", headers=hdr,
+                    json={"server_group": {"name": "g" * 256, "policies": ["affinity"]}})
+    assert r.status_code == 400, r.text
+
+
+HEADER_GARBAGE = [b"\xff\xfe", "é".encode(), "jeton-ü".encode("latin-1"), b"a" * 5000, b"\x01x",
+                  b"00000000-0000-0000-0000-000000000000.9999999999.\xc3\xa9",
+                  "x.\u00b2\u00b3.mac".encode(), b"x.9999999999." + b"\xff" * 32]
+
+
+def test_facade_non_ascii_and_garbage_headers_are_4xx(facade: Any, api: Any) -> None:
+    client, failures = api.client, []
+    from tests.integration.test_openstack_api import auth_body
+
+    good = facade["h"]["X-Auth-Token"]
+    for raw in HEADER_GARBAGE:
+        probes = [
+            ("GET", "/compute/v2.1/servers", {"X-Auth-Token": raw}, None),
+            ("GET", "/image/v2/images", {"X-Auth-Token": raw}, None),
+            ("GET", "/networking/v2.0/networks", {"X-Auth-Token": raw}, None),
+            ("GET", "/identity/v3/auth/tokens", {"X-Auth-Token": good, "X-Subject-Token": raw}, None),
+            ("HEAD", "/identity/v3/auth/tokens", {"X-Auth-Token": good, "X-Subject-Token": raw}, None),
+            ("DELETE", "/identity/v3/auth/tokens", {"X-Auth-Token": good, "X-Subject-Token": raw}, None),
+            ("GET", "/compute/v2.1/servers", {"X-Auth-Token": good, "OpenStack-API-Version": b"compute x" + raw}, None),
+            ("POST", "/identity/v3/auth/tokens", {"Openstack-Auth-Receipt": raw}, {"auth": {"identity": {
+                "methods": ["totp"], "totp": {"user": {"name": "hostile-member", "passcode": "123456",
+                                                       "domain": {"name": "hostile"}}}}}}),
+            ("POST", "/identity/v3/auth/tokens", {"Openstack-Auth-Receipt": raw},
+             auth_body("hostile-member", "hostile-proj", "hostile")),
+        ]
+        for method, path, headers, body in probes:
+            r = client.request(method, path, headers=headers, json=body)
+            if not 400 <= r.status_code < 500 and not (path.endswith("tokens") and r.status_code == 201
+                                                         and method == "POST"):
+                failures.append((method, path, raw[:10], r.status_code, r.text[:100]))
+    assert not failures, "\n".join(map(str, failures))

@@ -88,6 +88,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("GET", "/v1/audit/events"):                   ("200 200 200 403 403 403 403 403 401", OPERATOR_ONLY_200),
     ("GET", "/v1/audit/export"):                   ("200 200 200 403 403 403 403 403 401", OPERATOR_ONLY_200),
     ("GET", "/v1/audit/verify"):                   (OPERATOR_ONLY_200, None),
+    ("POST", "/v1/audit/verify"):                  (OPERATOR_ONLY_200, None),
+    ("POST", "/v1/audit/anchor"):                  (OPERATOR_ONLY_201, None),
     # OpenStack facade (issue 5). Version documents are public; Keystone password auth answers 201
     # to any caller. The other facade routes answer OpenStack error shapes, not problem+json, and
     # need a project-scoped Keystone token: their rows are in matrix_compute (and the facade's own
@@ -205,6 +207,8 @@ BUILDERS: dict[tuple[str, str], Build] = {
     ("GET", "/v1/audit/export"): lambda w, t, c: Req("/v1/audit/export",
                                                      query={"org_id": w.tenant(t).customer["id"], "format": "csv"}),
     ("GET", "/v1/audit/verify"): lambda w, t, c: Req("/v1/audit/verify"),
+    ("POST", "/v1/audit/verify"): lambda w, t, c: Req("/v1/audit/verify", {"seq": 1}),
+    ("POST", "/v1/audit/anchor"): lambda w, t, c: Req("/v1/audit/anchor"),
     # OpenStack facade (issue 5): see the note in EXPECTED.
     ("GET", "/identity"): lambda w, t, c: Req("/identity"),
     ("GET", "/identity/"): lambda w, t, c: Req("/identity/"),

@@ -1,5 +1,9 @@
 """``Idempotency-Key`` on creates: a retried create returns the first result, in the same
-transaction as the create itself; the same key with a different request is refused."""
+transaction as the create itself; the same key with a different request is refused.
+
+A secret in the first answer (an API key's ``secret``, a generated ``private_key``) is never stored:
+the record keeps the answer without it, and a replay says so in ``withheld``. Records are purged
+after ``idempotency_retention_seconds`` (``hexagone.db.retention``)."""
 
 from __future__ import annotations
 
@@ -24,11 +28,25 @@ def _request_hash(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
 
 
+WITHHELD = "Shown only in the first answer and stored nowhere; if it was lost, revoke and create again."
+
+
+def _storable(body: Any, secret_fields: tuple[str, ...]) -> Any:
+    """The answer as it may be stored: every secret field emptied, and named in ``withheld``."""
+    if not secret_fields or not isinstance(body, dict):
+        return body
+    present = [f for f in secret_fields if body.get(f) is not None]
+    if not present:
+        return body
+    return {**body, **dict.fromkeys(present), "withheld": dict.fromkeys(present, WITHHELD)}
+
+
 def run_create(
     uc: UseCase, key: str | None, method: str, path: str, payload: Any, create: Callable[[], Any],
-    status_code: int = 201,
+    status_code: int = 201, secret_fields: tuple[str, ...] = (),
 ) -> JSONResponse:
-    """Run ``create`` once per (principal, key); replay its stored answer afterwards."""
+    """Run ``create`` once per (principal, key); replay its stored answer afterwards. The fields
+    named in ``secret_fields`` are answered the first time only, never stored."""
     if not key:
         return JSONResponse(jsonable_encoder(create()), status_code=status_code)
     principal = uc.principal.api_key_id or uc.principal.user_id if uc.principal else "anonymous"
@@ -58,6 +76,6 @@ def run_create(
         return JSONResponse(json.loads(found.body), status_code=found.status_code,
                             headers={"Idempotent-Replayed": "true"})
     body = jsonable_encoder(create())
-    record.body = json.dumps(body).encode()
+    record.body = json.dumps(_storable(body, secret_fields)).encode()
     uc.session.flush()
     return JSONResponse(body, status_code=status_code)

@@ -17,6 +17,18 @@ class BodyTooLarge(Exception):
     pass
 
 
+# A client's request id lands in logs, audit records and their CSV export: only these characters, so
+# it can never carry a spreadsheet formula, a log-line break or markup. Anything else is replaced.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id_from(given: bytes) -> str:
+    """The client's ``X-Request-Id`` when it is 1-64 characters of ``[A-Za-z0-9._-]``, else a new id
+    (a bad one never fails the request)."""
+    text = given.decode("latin-1")
+    return text if REQUEST_ID.fullmatch(text) else "req-" + secrets.token_hex(8)
+
+
 def _problem_bytes(status: int, code: str, title: str, detail: str, request_id: str, path: str) -> bytes:
     return json.dumps(
         {
@@ -71,8 +83,7 @@ class RequestContext:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if given and len(given) <= 64 and given.isprintable() else "req-" + secrets.token_hex(8)
+        request_id = request_id_from(headers.get(b"x-request-id", b""))
         scope.setdefault("state", {})["request_id"] = request_id
         logs.request_id.set(request_id)
         streamed = (

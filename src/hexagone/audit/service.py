@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,11 +11,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hexagone import csvsafe
 from hexagone.audit import chain
 from hexagone.db.models import AuditEvent, AuditHead
+from hexagone.errors import InvalidInput
 from hexagone.ids import new_id
 
 EXPORT_FIELDS = [*chain.HASHED_FIELDS, "prev_hash", "hash"]
+#: Purposes of the keys derived from the installation's secret (``Hasher.derived_key``).
+CHAIN_KEY = "audit-chain/v2"
+ANCHOR_KEY = "audit-anchor/v1"
 
 
 @dataclass
@@ -53,8 +56,11 @@ def record(
     target_org_path: str,
     result: str = "success",
     details: dict[str, Any] | None = None,
+    *,
+    key: bytes,
 ) -> AuditEvent:
-    """Append one record in the current transaction. Appends are serialised on the head row."""
+    """Append one record in the current transaction, linked with the chain ``key`` (HMAC).
+    Appends are serialised on the head row."""
     head = _head_for_update(session)
     seq = head.last_seq + 1
     values: dict[str, Any] = {
@@ -75,7 +81,7 @@ def record(
         "request_id": actor.request_id,
         "details": details or {},
     }
-    digest = chain.link_hash(head.last_hash, values)
+    digest = chain.link_mac(key, head.last_hash, values)
     event = AuditEvent(**{**values, "at": now}, prev_hash=head.last_hash, hash=digest)
     session.add(event)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=digest))
@@ -106,7 +112,7 @@ def as_dict(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def verify_chain(session: Session, batch: int = 5000) -> chain.VerifyResult:
+def verify_chain(session: Session, key: bytes, batch: int = 5000) -> chain.VerifyResult:
     head = session.get(AuditHead, 1)
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, chain.GENESIS)
 
@@ -123,7 +129,29 @@ def verify_chain(session: Session, batch: int = 5000) -> chain.VerifyResult:
             last = page[-1].seq
             session.expunge_all()
 
-    return chain.verify(rows(), head_seq, head_hash)
+    return chain.verify(rows(), head_seq, head_hash, key)
+
+
+def anchor(session: Session, anchor_key: bytes) -> dict[str, Any]:
+    """The head of the trail (seq, hash, time) with its MAC: keep it outside the database, and give
+    it to ``check_anchor`` later to prove that nothing up to it was rewritten or removed."""
+    head = session.get(AuditHead, 1)
+    if head is None or head.last_seq == 0:
+        raise InvalidInput("The audit trail is empty: there is no head to anchor yet.")
+    event = session.execute(select(AuditEvent).where(AuditEvent.seq == head.last_seq)).scalar_one()
+    at = as_dict(event)["at"]
+    return {"format": chain.ANCHOR_FORMAT, "seq": head.last_seq, "hash": head.last_hash, "at": at,
+            "mac": chain.anchor_mac(anchor_key, head.last_seq, head.last_hash, at)}
+
+
+def check_anchor(session: Session, anchor_key: bytes, given: dict[str, Any]) -> str | None:
+    """Why the trail contradicts the anchor, or None when the anchored record is still there, unchanged."""
+    seq = given.get("seq")
+    found = None
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
+        event = session.execute(select(AuditEvent).where(AuditEvent.seq == seq)).scalar_one_or_none()
+        found = as_dict(event) if event is not None else None
+    return chain.anchor_problem(anchor_key, given, found)
 
 
 def to_jsonl(events: list[dict[str, Any]]) -> str:
@@ -131,9 +159,7 @@ def to_jsonl(events: list[dict[str, Any]]) -> str:
 
 
 def to_csv(events: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    for e in events:
-        writer.writerow({**e, "details": json.dumps(e.get("details") or {}, sort_keys=True)})
-    return buf.getvalue()
+    """The audit export as CSV through the one safe writer (no cell can start a spreadsheet formula)."""
+    return csvsafe.records(
+        EXPORT_FIELDS, ({**e, "details": json.dumps(e.get("details") or {}, sort_keys=True)} for e in events)
+    )

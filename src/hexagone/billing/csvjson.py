@@ -3,11 +3,10 @@ is also what the Factur-X XML and the PDF are drawn from, so the three outputs a
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from hexagone import csvsafe
 from hexagone.billing.rating import amount_text, plain_text
 from hexagone.db.billing_models import Invoice, InvoiceLine
 
@@ -72,27 +71,8 @@ def _line(ln: InvoiceLine) -> dict[str, Any]:
 
 
 def to_csv(rows: Iterable[Sequence[Any]], header: Sequence[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_safe(v) for v in row])
-    return buf.getvalue()
-
-
-def _safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
-        return "'" + value
-    return value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+    """CSV through the one safe writer (``hexagone.csvsafe``: no cell can start a formula)."""
+    return csvsafe.rows(header, rows)
 
 
 def invoice_csv(doc: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
-"""Periodic control-plane jobs: mark silent hosts down, fail builds that never finished, deliver
-the webhooks that are due (the outbox), and the slower billing round."""
+"""Periodic control-plane jobs: mark silent hosts down, fail builds that never finished, purge
+expired idempotency records, deliver the webhooks that are due (the outbox), and the slower
+billing round."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hexagone.audit.service import Actor
 from hexagone.compute import hosts
+from hexagone.db.retention import purge_idempotency_records
 from hexagone.usecase import UseCase
 from hexagone.webhooks import outbox
 from hexagone.webhooks.sender import HttpSender
@@ -25,6 +27,7 @@ def run_once(app_state) -> None:  # type: ignore[no-untyped-def]
                      actor=Actor(name="control-plane"), extras=dict(getattr(app_state, "extras", {})))
         down = hosts.mark_down(uc, s.heartbeat_grace_seconds)
         failed = hosts.fail_stuck_builds(uc, s.build_timeout_seconds)
+        purge_idempotency_records(session, uc.now, s.idempotency_retention_seconds)
     if down or failed:
         log.warning("periodic: %d host(s) marked down, %d build(s) failed", len(down), failed)
 

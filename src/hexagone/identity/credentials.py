@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 class Hasher:
     def __init__(self, key: bytes, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 4) -> None:
         self._key = key
+        self._derived: dict[str, bytes] = {}
         self._ph = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
@@ -42,6 +43,14 @@ class Hasher:
     def keyed(self, secret: str) -> str:
         """Keyed hash of a high-entropy secret (token, API key, recovery code)."""
         return hmac.new(self._key, secret.encode(), hashlib.sha256).hexdigest()
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for one purpose (e.g. ``audit-chain/v2``), derived from the installation's key so
+        that it too lives outside the database, and independent of every other purpose's key."""
+        if purpose not in self._derived:
+            self._derived[purpose] = hmac.new(self._key, b"hexagone derived key|" + purpose.encode(),
+                                              hashlib.sha256).digest()
+        return self._derived[purpose]
 
 
 def new_token() -> str:

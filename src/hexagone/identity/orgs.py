@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, or_, select
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hexagone.authz.policy import Target, may_have_child, visible_scopes
+from hexagone.authz.policy import Decision, Target, decide, may_have_child, visible_scopes
+from hexagone.db.compute_models import Instance, ServerGroup
 from hexagone.db.models import Organisation, Project, Region, RoleGrant, User, Zone
 from hexagone.db.pagination import paginate
-from hexagone.errors import Conflict, InvalidInput, NotFound
+from hexagone.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hexagone.identity.mandate import enforce_mfa_mandate
 from hexagone.identity.rules import gaps_sentence, issuing_gaps, legal_problems
 from hexagone.ids import is_id, new_id
@@ -121,9 +122,33 @@ def list_orgs(
     return paginate(uc.session, stmt, Organisation.id, limit, cursor)
 
 
+#: What selects an invoice's VAT treatment and legal identity: set by the organisation's issuer.
+TAX_FIELDS = ("legal_name", "country", "vat_id", "siren", "siret")
+
+
+def _authorize_tax_change(uc: UseCase, org: Organisation) -> None:
+    """Only the issuer of the organisation's invoices (the organisation above it) or the operator
+    may change its tax identity: a customer choosing its own country or VAT number would choose its
+    own VAT rate. The operator organisation, at the root, sets its own."""
+    parent = uc.session.get(Organisation, org.parent_id) if org.parent_id else None
+    if decide(uc.require_principal(), "org.update", org_target(parent or org)) is not Decision.ALLOW:
+        raise Forbidden(
+            "The legal name, country, VAT number and SIREN/SIRET of an organisation are set by its "
+            "provider (the organisation above it) or the operator, since they decide the VAT on its "
+            "invoices: ask them to make the change."
+        )
+
+
 def update_org(uc: UseCase, org_id: str, changes: dict[str, Any]) -> Organisation:
+    """Change an organisation. A change of its tax identity (``TAX_FIELDS``) needs its issuer's
+    rights, is audited with the old and new values, and applies to invoices issued afterwards
+    (issued ones keep the identity they were issued with)."""
     org = load_org(uc, org_id)
     uc.authorize(org_target(org), "org.update", what="organisation")
+    tax = {k: (getattr(org, k), v) for k, v in changes.items()
+           if k in TAX_FIELDS and v is not None and v != getattr(org, k)}
+    if tax:
+        _authorize_tax_change(uc, org)
     merged = {k: getattr(org, k) for k in ("country", "vat_id", "siren", "siret")}
     merged.update({k: v for k, v in changes.items() if k in merged and v is not None})
     _check_legal(merged)
@@ -134,7 +159,10 @@ def update_org(uc: UseCase, org_id: str, changes: dict[str, Any]) -> Organisatio
         if key in ORG_FIELDS and value is not None:
             setattr(org, key, value)
     org.updated_at = uc.now
-    uc.audit("org.update", "organisation", org.id, org.id, org.path, details={"fields": sorted(changes)})
+    details: dict[str, Any] = {"fields": sorted(changes)}
+    if tax:
+        details["tax_identity"] = {k: {"from": old, "to": new} for k, (old, new) in sorted(tax.items())}
+    uc.audit("org.update", "organisation", org.id, org.id, org.path, details=details)
     if mandate_begins:
         enforce_mfa_mandate(uc, org)
     return org
@@ -238,11 +266,31 @@ def update_project(uc: UseCase, project_id: str, changes: dict[str, Any]) -> Pro
     return project
 
 
+def _empty_project(uc: UseCase, project: Project) -> None:
+    """Refuse (409) while the project has servers that are not DELETED, as a public cloud refuses
+    to drop an account that still runs machines; else remove what only described the past (the rows
+    of its deleted servers, its server groups). Their history stays where it is kept: the audit
+    trail and the usage records that billing reads, which name servers by id. The project row is
+    locked first, so no server can be created in it meanwhile (creates lock it too)."""
+    uc.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
+    live = uc.session.execute(
+        select(func.count()).select_from(Instance).where(Instance.project_id == project.id,
+                                                          Instance.deleted_at.is_(None))
+    ).scalar_one()
+    if live:
+        raise Conflict(
+            f"The project still has {live} server(s) that are not deleted: delete them, wait until "
+            "they are DELETED, then delete the project."
+        )
+    uc.session.execute(update(Instance).where(Instance.project_id == project.id).values(server_group_id=None))
+    uc.session.execute(delete(ServerGroup).where(ServerGroup.project_id == project.id))
+    uc.session.execute(delete(Instance).where(Instance.project_id == project.id))
+
+
 def delete_project(uc: UseCase, project_id: str) -> None:
     project = load_project(uc, project_id)
     uc.authorize(project_target(project), "project.delete", what="project")
-    for hook in uc.extras.get("project_delete_checks", []):
-        hook(uc, project)
+    _empty_project(uc, project)
     uc.session.execute(delete(RoleGrant).where(RoleGrant.scope_type == "project", RoleGrant.scope_id == project.id))
     uc.session.delete(project)
     uc.audit("project.delete", "project", project.id, project.org_id, project.org_path)

@@ -142,11 +142,15 @@ def _changes(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("protected") is not None:
         out["protected"] = bool(spec["protected"])
     if spec.get("name") is not None:
-        out["name"] = str(spec["name"])[:255]
+        if not isinstance(spec["name"], str) or len(spec["name"]) > 255:
+            raise InvalidInput("Invalid input for field/attribute name: a string of at most 255 characters.")
+        out["name"] = spec["name"]
     extra = {k: v for k, v in spec.items() if k not in CORE and k not in READ_ONLY}
-    bad = [k for k, v in extra.items() if not isinstance(v, str)]
+    bad = [k for k, v in extra.items() if not isinstance(v, str) or len(k) > 255]
     if bad:
-        raise InvalidInput(f"Additional properties must be strings: {', '.join(sorted(bad))[:100]}.")
+        raise InvalidInput(
+            f"Additional properties must be strings, named in at most 255 characters: {', '.join(sorted(bad))[:100]}."
+        )
     if extra:
         out["properties"] = extra
     return out
@@ -163,7 +167,7 @@ def create_image(uc: UC, body: dict[str, Any] = Body(...)) -> JSONResponse:
         raise InvalidInput(f"Invalid disk format {str(disk_format)[:20]!r}: use qcow2 or raw.")
     if body.get("container_format") not in (None, "bare"):
         raise InvalidInput("Only the 'bare' container format is supported.")
-    data = {"name": str(body.get("name") or ""), "disk_format": disk_format, **_changes(body)}
+    data = {"name": "", "disk_format": disk_format, **_changes(body)}
     data["properties"] = data.get("properties") or {}
     image = images.create_image(uc, data)
     return JSONResponse(views.image(image), status_code=201)

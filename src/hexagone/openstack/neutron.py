@@ -194,7 +194,9 @@ def get_subnet(subnet_id: str, uc: UC, request: Request) -> dict[str, Any]:
 @endpoint(router, "POST", "/v2.0/subnets", permission="compute.create", status_code=201)
 def create_subnet(uc: UC, body: dict[str, Any] = Body(...)) -> JSONResponse:
     spec = _spec(body, "subnet")
-    if spec.get("network_id") in {views.network_id(n[0]) for n in _networks(uc)}:
+    if not isinstance(spec.get("network_id"), str):
+        raise InvalidInput("Invalid input for field/attribute network_id: the id of one of your networks.")
+    if spec["network_id"] in {views.network_id(n[0]) for n in _networks(uc)}:
         raise Forbidden("A region's default network has one subnet, managed by the cloud.")
     sub = networks.create_subnet(uc, scope.project_id(uc), spec)
     return JSONResponse({"subnet": views.project_subnet(sub)}, status_code=201)

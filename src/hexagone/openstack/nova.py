@@ -259,6 +259,8 @@ def create_server_group(uc: UC, body: dict[str, Any] = Body(...)) -> dict[str, A
     spec = body.get("server_group") if isinstance(body, dict) else None
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"].strip():
         raise InvalidInput("Send {'server_group': {'name': ..., 'policies': ['anti-affinity']}}.")
+    if len(spec["name"]) > 255:
+        raise InvalidInput("Invalid input for field/attribute name: at most 255 characters.")
     policies = spec.get("policies")
     if (
         not isinstance(policies, list)
@@ -268,7 +270,7 @@ def create_server_group(uc: UC, body: dict[str, Any] = Body(...)) -> dict[str, A
         raise InvalidInput(
             "policies must be ['affinity'] or ['anti-affinity'] (soft policies are not supported)."
         )
-    group = instances.create_server_group(uc, scope.project_id(uc), spec["name"][:255], policies[0])
+    group = instances.create_server_group(uc, scope.project_id(uc), spec["name"], policies[0])
     return {"server_group": _group(uc, group)}
 
 

@@ -9,6 +9,7 @@ transaction was rolled back, so the native API's problem+json is untouched.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -59,6 +60,49 @@ def check_version(value: str | None) -> tuple[int, str] | None:
     return None
 
 
+#: The longest string any facade field takes (Nova's user_data: 65,535 base64 characters).
+MAX_STRING = 65536
+#: C0 controls except tab, LF and CR, and DEL: never part of a name, an id or a password, and
+#: PostgreSQL refuses NUL in text outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def hostile_json(doc: Any) -> str | None:
+    """Why a client's JSON document is refused (a control character or an over-long string, in a
+    key or a value, at any depth), or None. The facade takes bodies as plain dicts, so this one
+    walk stands where the native API's models check each field."""
+    stack: list[tuple[str, Any]] = [("body", doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((f"{where}.{key}"[:200], key))
+                stack.append((f"{where}.{key}"[:200], item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]"[:200], item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            bad = _CONTROL.search(value)
+            if bad is not None:
+                return (f"Invalid input for field/attribute {where}: it contains the control character "
+                        f"U+{ord(bad.group()):04X}; remove it.")
+            if len(value) > MAX_STRING:
+                return f"Invalid input for field/attribute {where}: over {MAX_STRING} characters."
+    return None
+
+
+async def _refusal(request: Request) -> str | None:
+    if "json" not in request.headers.get("content-type", ""):
+        return None
+    raw = await request.body()  # cached on the request: the handler reads the same bytes
+    if not raw:
+        return None
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None  # the handler answers malformed JSON with its own 400
+    return hostile_json(doc)
+
+
 class _OpenStackRoute(TransactionalRoute):
     style = "nova"
 
@@ -72,7 +116,8 @@ class _OpenStackRoute(TransactionalRoute):
                 if refused is not None:
                     return errors.response(style, refused[0], refused[1], VERSION_HEADERS)
             try:
-                response = await inner(request)
+                refusal = await _refusal(request)
+                response = errors.response(style, 400, refusal) if refusal else await inner(request)
             except HexagoneError as exc:
                 response = errors.from_error(style, exc)
             except RequestValidationError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 from fastapi import Body, Request
@@ -23,7 +22,7 @@ from hexagone.db.compute_models import Instance, InstanceConsole
 from hexagone.db.models import Zone
 from hexagone.db.network_models import ServerAccessAddress
 from hexagone.errors import Conflict, InvalidInput, NotFound
-from hexagone.openstack import compute_ext, ipam, scope, views
+from hexagone.openstack import compute_ext, ipam, matching, scope, views
 from hexagone.openstack import networks as project_networks
 from hexagone.openstack.catalog import base_url, network_names
 from hexagone.openstack.nova import page, router
@@ -155,9 +154,15 @@ def native_body(uc: UseCase, body: dict[str, Any]) -> tuple[dict[str, Any], int]
         except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("user_data must be base64-encoded UTF-8 text.") from exc
     metadata = server.get("metadata") or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise InvalidInput("metadata must map strings to strings.")
+    if not isinstance(metadata, dict) or not all(
+        isinstance(v, str) and len(v) <= 255 and 0 < len(k) <= 255 for k, v in metadata.items()
+    ):
+        raise InvalidInput("metadata must map strings to strings, each of 1 to 255 characters.")
     hints = body.get("os:scheduler_hints") or {}
+    for field, value in (("key_name", server.get("key_name")), ("availability_zone", server.get("availability_zone")),
+                         ("os:scheduler_hints.group", hints.get("group") if isinstance(hints, dict) else None)):
+        if value is not None and (not isinstance(value, str) or len(value) > 255):
+            raise InvalidInput(f"Invalid input for field/attribute {field}: a string of at most 255 characters.")
     count = server.get("max_count") or server.get("min_count") or 1
     if not isinstance(count, int) or not 1 <= count <= 10:
         raise InvalidInput("min_count/max_count must be between 1 and 10.")
@@ -209,20 +214,14 @@ def _listed(uc: UseCase, request: Request) -> list[Instance]:
             break
     q = request.query_params
     if q.get("name"):
-        try:
-            pattern = re.compile(q["name"][:255])
-        except re.error:
-            pattern = re.compile(re.escape(q["name"][:255]))
-        items = [i for i in items if pattern.search(i.name)]
+        name_matches = matching.search("name", q["name"], matching.NAME_MAX)
+        items = [i for i in items if name_matches(i.name)]
     if q.get("status"):
         wanted = views.states_for_status(q["status"])
         items = [i for i in items if i.state in wanted]
     if q.get("ip"):
-        try:
-            ip_pattern = re.compile(q["ip"][:64])
-        except re.error:
-            ip_pattern = re.compile(re.escape(q["ip"][:64]))
-        items = [i for i in items if i.ip and ip_pattern.search(i.ip)]
+        ip_matches = matching.search("ip", q["ip"], matching.IP_MAX)
+        items = [i for i in items if i.ip and ip_matches(i.ip)]
     for key, attr in (("image", "image_id"), ("flavor", "flavor_id")):
         if q.get(key):
             items = [i for i in items if getattr(i, attr) == q[key].rstrip("/").rsplit("/", 1)[-1]]

@@ -1,17 +1,25 @@
-"""/v1/audit: query, export (JSON lines, CSV) and verify the hash-chained trail."""
+"""/v1/audit: query, export (JSON lines, CSV), verify the keyed hash chain, anchor its head."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Body, Query
 from fastapi.responses import Response
 
 from hexagone.api.deps import UC
 from hexagone.api.routing import endpoint, new_router
 from hexagone.audit import queries
-from hexagone.audit.service import to_csv, to_jsonl, verify_chain
+from hexagone.audit.service import (
+    ANCHOR_KEY,
+    CHAIN_KEY,
+    anchor,
+    check_anchor,
+    to_csv,
+    to_jsonl,
+    verify_chain,
+)
 from hexagone.identity.orgs import org_target, root_org
 
 router = new_router("/v1/audit", "audit")
@@ -64,9 +72,39 @@ def export(
                     headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})
 
 
+def _verified(uc: Any, given_anchor: dict[str, Any] | None) -> dict[str, Any]:
+    uc.authorize(org_target(root_org(uc)), "audit.verify", what="audit trail")
+    res = verify_chain(uc.session, uc.hasher.derived_key(CHAIN_KEY))
+    out: dict[str, Any] = {"ok": res.ok, "checked": res.checked, "first_bad_seq": res.first_bad_seq,
+                           "reason": res.reason, "keyed_from": res.keyed_from}
+    if given_anchor is not None:
+        problem = check_anchor(uc.session, uc.hasher.derived_key(ANCHOR_KEY), given_anchor)
+        seq = given_anchor.get("seq")
+        out["anchor"] = {"seq": seq, "ok": problem is None, "reason": problem or ""}
+        if problem and out["ok"]:
+            out.update(ok=False, first_bad_seq=seq if isinstance(seq, int) else None, reason=problem)
+    return out
+
+
 @endpoint(router, "GET", "/verify", permission="audit.verify")
 def verify(uc: UC) -> dict[str, Any]:
     """Walk the whole chain (operator only): reports the first modified, missing or truncated record."""
-    uc.authorize(org_target(root_org(uc)), "audit.verify", what="audit trail")
-    res = verify_chain(uc.session)
-    return {"ok": res.ok, "checked": res.checked, "first_bad_seq": res.first_bad_seq, "reason": res.reason}
+    return _verified(uc, None)
+
+
+@endpoint(router, "POST", "/verify", permission="audit.verify")
+def verify_against_anchor(uc: UC, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Walk the whole chain and check it against an anchor made earlier (``POST /v1/audit/anchor``):
+    a rewritten or removed stretch up to the anchor is caught even if its hashes were recomputed."""
+    return _verified(uc, body)
+
+
+@endpoint(router, "POST", "/anchor", permission="audit.verify", status_code=201)
+def make_anchor(uc: UC) -> dict[str, Any]:
+    """Record an ``audit.anchor`` event and answer the new head (seq, hash, time) with its MAC. Keep
+    the answer outside this region's database (``hexagone audit anchor --output-file``)."""
+    root = root_org(uc)
+    uc.authorize(org_target(root), "audit.verify", what="audit trail")
+    uc.audit("audit.anchor", "audit", None, root.id, root.path)
+    uc.session.flush()
+    return anchor(uc.session, uc.hasher.derived_key(ANCHOR_KEY))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from pydantic import Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -142,19 +141,15 @@ def remove_flavor_access(flavor_id: str, org_id: str, uc: UC) -> None:
 @endpoint(router, "POST", "/keypairs", permission="keypair.create", status_code=201)
 def create_keypair(body: KeypairIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Import ``public_key``, or generate an ed25519 keypair when it is absent: the answer then holds
-    ``private_key``, shown this once and stored nowhere (an idempotent replay answers it as null)."""
-    secret: dict[str, str | None] = {}
+    ``private_key``, shown this once and stored nowhere (an idempotent replay answers it as null and
+    says so in ``withheld``)."""
 
     def create() -> dict[str, Any]:
-        key, secret["private_key"] = keypairs.create_keypair(uc, body.name, body.public_key)
-        return keypairs.keypair_out(key)
+        key, private_key = keypairs.create_keypair(uc, body.name, body.public_key)
+        out = keypairs.keypair_out(key)
+        return out if private_key is None else {**out, "private_key": private_key}
 
-    response = run_create(uc, idem, "POST", request.url.path, body, create)
-    if body.public_key is not None:
-        return response
-    out = {**json.loads(bytes(response.body)), "private_key": secret.get("private_key")}
-    replayed = {"Idempotent-Replayed": "true"} if response.headers.get("idempotent-replayed") else None
-    return JSONResponse(out, status_code=response.status_code, headers=replayed)
+    return run_create(uc, idem, "POST", request.url.path, body, create, secret_fields=("private_key",))
 
 
 @endpoint(router, "GET", "/keypairs", permission="keypair.read")

@@ -74,13 +74,13 @@ def revoke(grant_id: str, uc: UC) -> None:
 
 @endpoint(router, "POST", "/api-keys", permission="apikey.create", status_code=201)
 def create_key(body: ApiKeyIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
-    """Create an API key; its secret is in this response only."""
+    """Create an API key; its secret is in this response only (an idempotent replay withholds it)."""
 
     def create() -> dict[str, Any]:
         key, secret = auth.create_api_key(uc, body.name, body.scope_type, body.scope_id, body.role, body.expires_at)
         return {**apikey_out(key), "secret": secret}
 
-    return run_create(uc, idem, "POST", request.url.path, body, create)
+    return run_create(uc, idem, "POST", request.url.path, body, create, secret_fields=("secret",))
 
 
 @endpoint(router, "GET", "/api-keys", permission="apikey.read")

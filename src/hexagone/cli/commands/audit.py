@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -108,18 +109,57 @@ def export(
 
 
 @app.command()
-def verify(output: Output = None) -> None:
+def anchor(
+    output_file: Annotated[
+        Path | None, typer.Option("--output-file", help="Write the anchor here (mode 0600) instead of standard output.")
+    ] = None,
+) -> None:
+    """Record an audit.anchor event and export the new head (seq, hash, MAC), operator only. Keep the
+    file outside this region (another machine, a ticket, a safe): `audit verify --anchor FILE` then
+    detects a trail rewritten or cut back up to that point, even with recomputed hashes."""
+    body = client().post("/v1/audit/anchor")
+    text = json.dumps(body, indent=2, sort_keys=True) + "\n"
+    if output_file is None:
+        sys.stdout.write(text)
+        return
+    fd = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    note(f"Wrote the anchor of record {body.get('seq')} to {output_file}.")
+
+
+def _read_anchor(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CliError(
+            f"Cannot read the anchor {path}: {exc}. Give a file written by `hexagone audit anchor`."
+        ) from exc
+    if not isinstance(doc, dict):
+        raise CliError(f"{path} is not an audit anchor: give a file written by `hexagone audit anchor`.")
+    return doc
+
+
+@app.command()
+def verify(
+    anchor_file: Annotated[
+        Path | None, typer.Option("--anchor", help="Also check the trail against this anchor (`audit anchor`).")
+    ] = None,
+    output: Output = None,
+) -> None:
     """Check the whole hash chain (operator only); exits 11 and names the first bad record if it is broken."""
-    body = client().get("/v1/audit/verify")
+    api = client()
+    body = api.post("/v1/audit/verify", _read_anchor(anchor_file)) if anchor_file else api.get("/v1/audit/verify")
     fmt = output_format(output)
     if fmt == "json":
         print_record(body, fmt)
     if body.get("ok"):
-        say(f"The audit trail is intact: {body.get('checked')} records checked.", fmt)
+        against = f", consistent with the anchor of record {body['anchor']['seq']}" if body.get("anchor") else ""
+        say(f"The audit trail is intact: {body.get('checked')} records checked{against}.", fmt)
         return
     raise CliError(
         f"The audit trail is broken at record {body.get('first_bad_seq')}: {body.get('reason')} "
-        f"({body.get('checked')} records before it are intact). Keep a copy of the database and of "
+        f"({body.get('checked')} records checked). Keep a copy of the database and of "
         "`hexagone audit export`, and find out who could write to the database.",
         INTEGRITY,
     )

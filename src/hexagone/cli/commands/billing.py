@@ -284,15 +284,9 @@ def group_rows(rows: list[dict[str, Any]], dims: tuple[str, ...]) -> list[dict[s
 
 
 def csv_text(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    import csv
-    import io
+    from hexagone import csvsafe
 
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row[c] for c in columns])
-    return buf.getvalue()
+    return csvsafe.rows(columns, ([row[c] for c in columns] for row in rows))
 
 
 @app.command()
