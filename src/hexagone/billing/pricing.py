@@ -74,7 +74,7 @@ def set_price(
     currency: str = "EUR",
 ) -> PriceEntry:
     root = root_org(uc)
-    uc.authorize(org_target(root), "billing.write", what="price list")
+    uc.authorize_operator(org_target(root), "billing.write", doing="set the wholesale price list")
     reg = load_region(uc, region)
     when = _not_past(uc, effective_from)
     entry = PriceEntry(

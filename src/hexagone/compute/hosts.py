@@ -25,7 +25,7 @@ HEARTBEAT_GRACE_SECONDS = 45
 
 def create_join_token(uc: UseCase, region: str, zone: str | None, ttl_seconds: int = 3600) -> tuple[HostJoinToken, str]:
     root = root_org(uc)
-    uc.authorize(org_target(root), "host.create", what="host")
+    uc.authorize_operator(org_target(root), "host.create", doing="join compute hosts")
     reg = load_region(uc, region)
     zones = list(uc.session.execute(select(Zone).where(Zone.region_id == reg.id)).scalars())
     chosen = next((z for z in zones if z.name == zone or z.id == zone), None) if zone else (zones[0] if zones else None)
@@ -359,7 +359,7 @@ def load_host(uc: UseCase, host_id: str) -> Host:
 
 def update_host(uc: UseCase, host_id: str, changes: dict[str, Any]) -> Host:
     root = root_org(uc)
-    uc.authorize(org_target(root), "host.update", what="host")
+    uc.authorize_operator(org_target(root), "host.update", doing="manage compute hosts")
     host = load_host(uc, host_id)
     if changes.get("status") in ("up", "disabled"):
         host.status = changes["status"]

@@ -67,6 +67,6 @@ def export(
 @endpoint(router, "GET", "/verify", permission="audit.verify")
 def verify(uc: UC) -> dict[str, Any]:
     """Walk the whole chain (operator only): reports the first modified, missing or truncated record."""
-    uc.authorize(org_target(root_org(uc)), "audit.verify", what="audit trail")
+    uc.authorize_operator(org_target(root_org(uc)), "audit.verify", doing="verify the whole audit chain")
     res = verify_chain(uc.session)
     return {"ok": res.ok, "checked": res.checked, "first_bad_seq": res.first_bad_seq, "reason": res.reason}
