@@ -243,3 +243,14 @@ def test_sibling_name_uniqueness_is_enforced_by_the_database(rt):
                                updated_at=rt.clock.now()))
         with pytest.raises(IntegrityError):
             s.flush()
+
+
+def test_whoami_names_the_scope_of_each_grant(api):
+    op = api.admin()
+    c = api.org(op, api.root_id(op), "customer", "Acme")
+    project = op.ok("POST", "/v1/projects", {"org_id": c["id"], "name": "web"})
+    user, s = api.user(op, c["id"], ["reader"])
+    op.ok("POST", "/v1/role-grants", {"user_id": user["id"], "role": "member", "scope_type": "project",
+                                      "scope_id": project["id"]}, status=201)
+    grants = s.ok("GET", "/v1/auth/whoami")["grants"]
+    assert sorted((g["role"], g["scope_name"]) for g in grants) == [("member", "web"), ("reader", "Acme")]

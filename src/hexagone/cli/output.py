@@ -59,14 +59,19 @@ EXIT_CODES: dict[str | int, int] = {
     "5xx": SERVER,
 }
 
-#: What to do next, per exit code, when the API's own detail does not say it.
+#: What to do next, per exit code, when the API's own detail does not say it. A 403's detail always
+#: says it (a missing role, an operator command, a second factor to enrol), so it has no line here.
 NEXT_STEP: dict[int, str] = {
     AUTH: "Log in again: run `hexagone login`.",
-    FORBIDDEN: "Ask an administrator of the organisation for a role that allows it.",
     NOT_FOUND: "Check the name or id with the matching `list` command.",
     SERVER: "The server failed; retry later and quote the request id to the operator.",
     RATE_LIMITED: "Wait a little and retry.",
 }
+
+
+#: Problem codes whose detail is more precise than the exit code's generic next step (a flavor
+#: without a price exists: listing it again would not help).
+OWN_NEXT_STEP = frozenset({"not-priced", "mfa-required", "quota-exceeded", "no-valid-host"})
 
 
 def problem_code(problem: Mapping[str, Any]) -> str:
@@ -110,6 +115,8 @@ def error_lines(err: CliError) -> list[str]:
             if line not in err.message:
                 lines.append("  " + line)
     hint = NEXT_STEP.get(err.exit_code)
+    if problem_code(err.problem or {}) in OWN_NEXT_STEP:
+        hint = None
     if err.problem is not None and hint and hint not in err.message:
         lines.append(hint)
     if err.request_id:
