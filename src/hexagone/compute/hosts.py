@@ -156,6 +156,7 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
                 "ip": inst.ip,
                 "ssh_authorized_keys": list(inst.ssh_keys or []),
                 "user_data": inst.user_data,
+                "admin_password_hash": inst.admin_password_hash,
                 "metadata": {str(k): str(v) for k, v in (inst.metadata_ or {}).items()},
                 "desired_power": states.desired_power(inst.state, inst.desired_power),
                 "reboot_seq": inst.reboot_seq,
