@@ -36,6 +36,7 @@ def cli(server: Server) -> Iterator[Cli]:
     c.run("project", "create", "--org", "Acme", "--name", "web", profile="op")
     c.run("user", "create", "--org", "Acme", "--name", "alice", "--role", "admin", "--password-stdin",
           profile="op", stdin=PW + "\n")
+    c.run("flavor", "create", "tiny-op", "--vcpus", "1", "--ram-mb", "128", "--disk-gb", "1", profile="op")
     c.login(server.url, "alice", PW, "alice")
     yield c
     for out in c.outputs:
@@ -64,6 +65,9 @@ def test_a_second_sibling_with_the_same_name_is_refused_naming_the_first(cli: Cl
         ("billing", "price", "set", "--region", "local", "--product", "instance.tiny", "--price", "0.01"),
         ("billing", "close", "--month", "2026-01"),
         ("billing", "reconcile"),
+        ("billing", "budget", "evaluate"),
+        ("flavor", "delete", "tiny-op", "--yes"),
+        ("flavor", "access-list", "tiny-op"),
     ],
 )
 def test_operator_commands_tell_a_customer_they_are_for_the_operator(cli: Cli, command: tuple[str, ...]) -> None:

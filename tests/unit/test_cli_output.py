@@ -233,3 +233,15 @@ def test_the_cli_console_prints_data_verbatim(value: str, capsys: pytest.Capture
     captured = capsys.readouterr()
     assert captured.out.count(value) == 2 and value in captured.err
     assert "🆎" not in captured.out + captured.err
+
+
+def test_a_problem_that_says_what_to_do_gets_no_second_advice() -> None:
+    """A 403 used to end with the API's "Ask an administrator…" and then the CLI's own; an
+    unpriced quote (404) with "Check the name or id with the matching `list` command"."""
+    forbidden = CliError(
+        "Your roles do not allow 'project.create' here: ask an administrator of the organisation for a "
+        "role that allows it.", output.FORBIDDEN, problem=problem("forbidden", 403))
+    assert [ln for ln in error_lines(forbidden) if "administrator" in ln.lower()] == [error_lines(forbidden)[0]]
+    unpriced = CliError("Flavor q1 has no price in region local yet: ask the operator to set one.",
+                        output.NOT_FOUND, problem=problem("not-priced", 404))
+    assert output.NEXT_STEP[output.NOT_FOUND] not in error_lines(unpriced)
