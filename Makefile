@@ -36,7 +36,8 @@ migration: setup
 clean:
 	rm -rf .data .pytest_cache build *.egg-info
 
-## make tempest: the selected Tempest tests against a fresh one-machine region (fake driver); see
+## make tempest: the selected Tempest tests against a fresh one-machine region (fake driver), with
+## TEMPEST_SETUP=project (default) or customer-domain; see
 ## docs/openstack-compatibility.md. Not part of `make test` (too slow).
 .PHONY: tempest
 tempest: setup

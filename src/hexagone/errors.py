@@ -7,6 +7,7 @@
     │   └── MfaRequired       password right, second factor missing           (401)
     ├── Forbidden             authenticated, visible, but not allowed         (403)
     ├── NotFound              missing, or belongs to another tenant           (404)
+    │   └── NotPriced         the flavor and region exist, the price does not (404)
     ├── Conflict              name taken, wrong state, idempotency mismatch   (409)
     ├── QuotaExceeded         a quota or capacity limit refuses the request   (403 quota)
     ├── NoValidHost           the scheduler found no host; names the filters  (409)
@@ -59,6 +60,10 @@ class Forbidden(HexagoneError):
 
 class NotFound(HexagoneError):
     code = "not-found"
+
+
+class NotPriced(NotFound):
+    code = "not-priced"
 
 
 class Conflict(HexagoneError):

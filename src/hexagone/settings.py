@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     idempotency_retention_seconds: int = Field(
         24 * 3600, description="How long the answer to a create with an `Idempotency-Key` is kept for replay."
     )
+    enable_instance_password: bool = Field(
+        True,
+        description="Nova's option of the same name: a server create without adminPass gets a generated "
+        "one, returned once and set for the image's default user (only its hash is kept).",
+    )
+    instance_password_off_regions: list[str] = Field(
+        default_factory=list,
+        description="Regions (names) where enable_instance_password is off whatever its value.",
+    )
     image_max_bytes: int = Field(20 * 2**30, description="Largest image upload accepted (413 above).")
     local_agent: bool = Field(True, description="`hexagone up` also runs a compute agent for this machine.")
     local_agent_driver: str = Field("qemu", description="Driver of that local agent: qemu or fake.")

@@ -49,7 +49,23 @@ class UseCase:
                 raise Forbidden(
                     "Your organisation requires a second factor: enrol TOTP (POST /v1/auth/totp) first."
                 )
-            raise Forbidden(f"Your roles do not allow '{perm}' here. Ask an administrator for a role.")
+            raise Forbidden(
+                f"Your roles do not allow '{perm}' here: ask an administrator of the organisation for a "
+                "role that allows it."
+            )
+
+    def authorize_operator(self, root: Target, permission: str, *, doing: str) -> None:
+        """For what only the operator's staff do (hosts, regions, the price list, closing a month):
+        anyone else gets 403 saying so, not a 404 as if the operator's organisation were hidden
+        (every principal knows its provider exists). ``doing`` completes "Only the operator ...".
+        """
+        try:
+            self.authorize(root, permission)
+        except NotFound as exc:
+            raise Forbidden(
+                f"Only the operator's administrators {doing}: this is an operator command, and your "
+                "account belongs to a reseller or a customer."
+            ) from exc
 
     def audit(
         self,

@@ -218,6 +218,10 @@ OPERATOR_ONLY_202 = "202 404 404 404 404 404 404 404 401"
 OPERATOR_ONLY_204 = "204 404 404 404 404 404 404 404 401"
 CATALOGUE_OP_200 = "200 403 403 403 403 403 403 403 401"  # seen by all, changed by the operator only
 SEEN_BY_OP_200 = "200 404 404 404 404 404 404 404 401"
+# what only the operator does (hosts, the price list, closing a month): others are told so (403)
+OPERATOR_COMMAND_200 = "200 403 403 403 403 403 403 403 401"
+OPERATOR_COMMAND_201 = "201 403 403 403 403 403 403 403 401"
+OPERATOR_COMMAND_204 = "204 403 403 403 403 403 403 403 401"
 
 #                                                              op  own adm mem rea bil pm  key anon
 EXPECTED: dict[tuple[str, str], tuple[str | None, str | None]] = {
@@ -234,11 +238,11 @@ EXPECTED: dict[tuple[str, str], tuple[str | None, str | None]] = {
     ("GET", "/v1/quotas/{scope_type}/{scope_id}"):       ("200 200 200 200 200 200 200 200 401", OPERATOR_ONLY_200),
     ("PUT", "/v1/quotas/{scope_type}/{scope_id}"):       ("200 200 200 403 403 403 404 403 401", OPERATOR_ONLY_200),
     # hosts: the operator's; agents authenticate with a host credential, never a user's
-    ("POST", "/v1/hosts/join-tokens"):                   ("201 404 404 404 404 404 404 404 401", None),
-    ("GET", "/v1/hosts"):                                (SEEN_BY_OP_200, None),
-    ("GET", "/v1/hosts/{host_id}"):                      (SEEN_BY_OP_200, None),
-    ("PATCH", "/v1/hosts/{host_id}"):                    (SEEN_BY_OP_200, None),
-    ("DELETE", "/v1/hosts/{host_id}"):                   (OPERATOR_ONLY_204, None),
+    ("POST", "/v1/hosts/join-tokens"):                   (OPERATOR_COMMAND_201, None),
+    ("GET", "/v1/hosts"):                                (OPERATOR_COMMAND_200, None),
+    ("GET", "/v1/hosts/{host_id}"):                      (OPERATOR_COMMAND_200, None),
+    ("PATCH", "/v1/hosts/{host_id}"):                    (OPERATOR_COMMAND_200, None),
+    ("DELETE", "/v1/hosts/{host_id}"):                   (OPERATOR_COMMAND_204, None),
     ("POST", "/v1/agent/join"):                          ("201 201 201 201 201 201 201 201 201", None),
     ("POST", "/v1/agent/heartbeat"):                     (ALL_401, None),
     ("POST", "/v1/agent/report"):                        (ALL_401, None),
@@ -426,13 +430,13 @@ ISSUER_201 = "201 201 201 403 403 201 404 403 401"
 
 EXPECTED.update({
     ("GET", "/v1/billing/quote"):                          ("200 200 200 200 200 200 403 200 401", OPERATOR_ONLY_200),
-    ("GET", "/v1/billing/prices"):                         (OPERATOR_ONLY_200, None),
-    ("POST", "/v1/billing/prices"):                        (OPERATOR_ONLY_201, None),
+    ("GET", "/v1/billing/prices"):                         (OPERATOR_COMMAND_200, None),
+    ("POST", "/v1/billing/prices"):                        (OPERATOR_COMMAND_201, None),
     ("GET", "/v1/billing/rules"):                          (ISSUER_200, OPERATOR_ONLY_200),
     ("POST", "/v1/billing/rules"):                         (ISSUER_201, OPERATOR_ONLY_201),
     ("GET", "/v1/billing/usage"):                          (ACCOUNTS_200, OPERATOR_ONLY_200),
-    ("POST", "/v1/billing/periods/{month}/close"):         (OPERATOR_ONLY_200, None),
-    ("POST", "/v1/billing/reconcile"):                     (OPERATOR_ONLY_200, None),
+    ("POST", "/v1/billing/periods/{month}/close"):         (OPERATOR_COMMAND_200, None),
+    ("POST", "/v1/billing/reconcile"):                     (OPERATOR_COMMAND_200, None),
     ("GET", "/v1/billing/invoices"):                       (ACCOUNTS_200, OPERATOR_ONLY_200),
     ("GET", "/v1/billing/invoices/{invoice_id}"):          (ACCOUNTS_200, OPERATOR_ONLY_200),
     ("GET", "/v1/billing/invoices/{invoice_id}/document"): (ACCOUNTS_200, OPERATOR_ONLY_200),
@@ -443,7 +447,7 @@ EXPECTED.update({
     ("GET", "/v1/billing/budgets"):                        (ACCOUNTS_200, OPERATOR_ONLY_200),
     ("PATCH", "/v1/billing/budgets/{budget_id}"):          (ACCOUNTS_200, OPERATOR_ONLY_200),
     ("GET", "/v1/billing/budgets/{budget_id}/events"):     (ACCOUNTS_200, OPERATOR_ONLY_200),
-    ("POST", "/v1/billing/budgets/evaluate"):              (OPERATOR_ONLY_200, None),
+    ("POST", "/v1/billing/budgets/evaluate"):              (OPERATOR_COMMAND_200, None),
     ("GET", "/v1/billing/reports/revenue"):                (ISSUER_200, OPERATOR_ONLY_200),
 })
 

@@ -204,7 +204,53 @@ def test_regions_are_operator_only_to_write(api):
     _, owner_c = api.user(op, c["id"], ["owner"])
     assert [r["name"] for r in owner_c.ok("GET", "/v1/regions")["items"]] == ["local"]
     body = {"name": "paris", "country": "FR", "legal_entity": "Op SAS"}
-    assert owner_c.post("/v1/regions", json=body).status_code == 404
+    refused = owner_c.post("/v1/regions", json=body)
+    assert refused.status_code == 403 and "operator" in refused.json()["detail"]
     region = op.ok("POST", "/v1/regions", body)
     zone = op.ok("POST", f"/v1/regions/{region['id']}/zones", {"name": "paris-a"})
     assert op.ok("GET", "/v1/regions/paris")["zones"] == [{"id": zone["id"], "name": "paris-a"}]
+
+
+def test_sibling_organisations_cannot_share_a_name(api):
+    """Two resellers 'R1' made every `--org R1` ambiguous: names are unique among siblings, ignoring
+    case, and the 409 names the existing one. Cousins may share a name; a deleted name is free."""
+    op = api.admin()
+    root = api.root_id(op)
+    first = api.org(op, root, "reseller", "R1")
+    for name in ("R1", "r1"):
+        r = op.post("/v1/organisations", json={"parent_id": root, "kind": "reseller", "name": name})
+        assert r.status_code == 409, r.text
+        assert first["id"] in r.json()["detail"] and "'R1'" in r.json()["detail"]
+    other = api.org(op, root, "customer", "C1")
+    assert op.patch(f"/v1/organisations/{other['id']}", json={"name": "R1"}).status_code == 409
+    assert op.patch(f"/v1/organisations/{other['id']}", json={"name": "c1"}).status_code == 200
+    api.org(op, first["id"], "customer", "C1")  # a cousin of the operator's C1, not a sibling
+    op.ok("DELETE", f"/v1/organisations/{other['id']}", status=204)
+    api.org(op, root, "customer", "c1")
+
+
+def test_sibling_name_uniqueness_is_enforced_by_the_database(rt):
+    """Two racing creates cannot both pass the service's check: the database refuses the second."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hexagone.db.models import Organisation
+
+    with rt.db.session(write=True) as s:
+        root = s.query(Organisation).filter(Organisation.parent_id.is_(None)).one()
+        for oid in ("00000000-0000-7000-8000-000000000001", "00000000-0000-7000-8000-000000000002"):
+            s.add(Organisation(id=oid, parent_id=root.id, kind="customer", name="Twin" if oid[-1] == "1" else "TWIN",
+                               path=f"{root.path}{oid}/", depth=1, created_at=rt.clock.now(),
+                               updated_at=rt.clock.now()))
+        with pytest.raises(IntegrityError):
+            s.flush()
+
+
+def test_whoami_names_the_scope_of_each_grant(api):
+    op = api.admin()
+    c = api.org(op, api.root_id(op), "customer", "Acme")
+    project = op.ok("POST", "/v1/projects", {"org_id": c["id"], "name": "web"})
+    user, s = api.user(op, c["id"], ["reader"])
+    op.ok("POST", "/v1/role-grants", {"user_id": user["id"], "role": "member", "scope_type": "project",
+                                      "scope_id": project["id"]}, status=201)
+    grants = s.ok("GET", "/v1/auth/whoami")["grants"]
+    assert sorted((g["role"], g["scope_name"]) for g in grants) == [("member", "web"), ("reader", "Acme")]

@@ -45,6 +45,9 @@ AUTH_200 = "200 200 200 200 200 200 200 200 401"
 OPERATOR_ONLY_200 = "200 404 404 404 404 404 404 404 401"
 OPERATOR_ONLY_201 = "201 404 404 404 404 404 404 404 401"
 OPERATOR_ONLY_204 = "204 404 404 404 404 404 404 404 401"
+# what only the operator does (regions, the whole audit chain): others are told so (403), not 404
+OPERATOR_COMMAND_200 = "200 403 403 403 403 403 403 403 401"
+OPERATOR_COMMAND_201 = "201 403 403 403 403 403 403 403 401"
 
 #                                                 op  own adm mem rea bil pm  key anon
 EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
@@ -80,16 +83,16 @@ EXPECTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("POST", "/v1/api-keys"):                      ("201 201 201 201 403 403 403 403 401", OPERATOR_ONLY_201),
     ("GET", "/v1/api-keys"):                       (AUTH_200, None),
     ("DELETE", "/v1/api-keys/{key_id}"):           ("204 204 204 403 403 403 403 403 401", OPERATOR_ONLY_204),
-    ("POST", "/v1/regions"):                       (OPERATOR_ONLY_201, None),
+    ("POST", "/v1/regions"):                       (OPERATOR_COMMAND_201, None),
     ("GET", "/v1/regions"):                        (AUTH_200, None),
     ("GET", "/v1/regions/{region_id}"):            (AUTH_200, None),
-    ("PATCH", "/v1/regions/{region_id}"):          (OPERATOR_ONLY_200, None),
-    ("POST", "/v1/regions/{region_id}/zones"):     (OPERATOR_ONLY_201, None),
+    ("PATCH", "/v1/regions/{region_id}"):          (OPERATOR_COMMAND_200, None),
+    ("POST", "/v1/regions/{region_id}/zones"):     (OPERATOR_COMMAND_201, None),
     ("GET", "/v1/audit/events"):                   ("200 200 200 403 403 403 403 403 401", OPERATOR_ONLY_200),
     ("GET", "/v1/audit/export"):                   ("200 200 200 403 403 403 403 403 401", OPERATOR_ONLY_200),
-    ("GET", "/v1/audit/verify"):                   (OPERATOR_ONLY_200, None),
-    ("POST", "/v1/audit/verify"):                  (OPERATOR_ONLY_200, None),
-    ("POST", "/v1/audit/anchor"):                  (OPERATOR_ONLY_201, None),
+    ("GET", "/v1/audit/verify"):                   (OPERATOR_COMMAND_200, None),
+    ("POST", "/v1/audit/verify"):                  (OPERATOR_COMMAND_200, None),
+    ("POST", "/v1/audit/anchor"):                  (OPERATOR_COMMAND_201, None),
     # OpenStack facade (issue 5). Version documents are public; Keystone password auth answers 201
     # to any caller. The other facade routes answer OpenStack error shapes, not problem+json, and
     # need a project-scoped Keystone token: their rows are in matrix_compute (and the facade's own

@@ -211,3 +211,37 @@ def test_pages_follow_next_cursor_only_with_all() -> None:
     seen.clear()
     items = [i["id"] for body in api.pages("/v1/x", {}, 1, None, follow=True) for i in body["items"]]
     assert items == ["first", "c1", "c2"] and seen == [None, "c1", "c2"]
+
+
+HOSTILE = ["SHA256:5a:ab:67:smile:", ":smile: [bold]loud[/bold]", "[red]x", ":ab:", "[link=http://x]y[/link]"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_tables_print_data_verbatim_without_emoji_or_markup(value: str) -> None:
+    """A key fingerprint ``…5a:ab:67…`` once came out with an emoji in it: data is never markup."""
+    listed = render(list_table([{"id": "a1", "fingerprint": value}], ["id", "fingerprint"], title=value))
+    assert value in listed and "🆎" not in listed and "😄" not in listed
+    shown = render(record_table({"fingerprint": value, value: "key"}))
+    assert value in shown and "🆎" not in shown
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_the_cli_console_prints_data_verbatim(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    output.print_list([{"id": "a1", "name": value}], ["id", "name"], "table")
+    output.print_record({"name": value}, "table")
+    output.print_list([], ["id"], "table", empty=value)
+    captured = capsys.readouterr()
+    assert captured.out.count(value) == 2 and value in captured.err
+    assert "🆎" not in captured.out + captured.err
+
+
+def test_a_problem_that_says_what_to_do_gets_no_second_advice() -> None:
+    """A 403 used to end with the API's "Ask an administrator…" and then the CLI's own; an
+    unpriced quote (404) with "Check the name or id with the matching `list` command"."""
+    forbidden = CliError(
+        "Your roles do not allow 'project.create' here: ask an administrator of the organisation for a "
+        "role that allows it.", output.FORBIDDEN, problem=problem("forbidden", 403))
+    assert [ln for ln in error_lines(forbidden) if "administrator" in ln.lower()] == [error_lines(forbidden)[0]]
+    unpriced = CliError("Flavor q1 has no price in region local yet: ask the operator to set one.",
+                        output.NOT_FOUND, problem=problem("not-priced", 404))
+    assert output.NEXT_STEP[output.NOT_FOUND] not in error_lines(unpriced)

@@ -70,3 +70,19 @@ def test_tap_names_fit_linux_interface_names_and_macs_are_local() -> None:
     assert len(tap_name("x" * 64)) <= 15
     assert tap_name("a") != tap_name("b")
     assert default_mac("a").startswith("52:54:00:") and len(default_mac("a")) == 17
+
+
+def test_sha512_crypt_matches_the_specification_vectors() -> None:
+    """Ulrich Drepper's "Unix crypt using SHA-256 and SHA-512", test vectors of SHA-512."""
+    from hexagone.compute.guest_password import generate, is_sha512_crypt, sha512_crypt
+
+    assert sha512_crypt("Hello world!", "saltstring") == (
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+    )
+    assert sha512_crypt("Hello world!", "saltstringsaltstring", rounds=10000) == (
+        "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/"
+        "YTBmSK6H9qs/y3RnOaw5v."
+    )
+    first, second = generate(), generate()
+    assert first != second and len(first) == 20
+    assert is_sha512_crypt(sha512_crypt(first)) and not is_sha512_crypt(first)

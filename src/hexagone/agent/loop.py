@@ -154,7 +154,7 @@ class Agent:
                 disk_gb=want["disk_gb"], image_path=str(disk), image_format=want["image"].get("disk_format", "qcow2"),
                 ssh_authorized_keys=tuple(want.get("ssh_authorized_keys") or ()), user_data=want.get("user_data"),
                 hostname=want.get("hostname") or "", mac=want.get("mac") or "", ip=want.get("ip"),
-                metadata=want.get("metadata") or {},
+                metadata=want.get("metadata") or {}, admin_password_hash=want.get("admin_password_hash"),
             )
             self.driver.spawn(spec)
             self._set_reboot(iid, int(want.get("reboot_seq", 0)))

@@ -27,6 +27,7 @@ STATUS: dict[type[errors.HexagoneError], tuple[int, str]] = {
     errors.MfaRequired: (401, "Second factor required"),
     errors.Unauthenticated: (401, "Authentication required"),
     errors.Forbidden: (403, "Forbidden"),
+    errors.NotPriced: (404, "No price yet"),
     errors.NotFound: (404, "Not found"),
     errors.Conflict: (409, "Conflict"),
     errors.QuotaExceeded: (403, "Quota exceeded"),

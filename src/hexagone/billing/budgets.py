@@ -154,7 +154,7 @@ def check_can_create(uc: UseCase, project: Project) -> None:
 def evaluate(uc: UseCase) -> list[BudgetEvent]:
     """Record every threshold newly crossed this month (run periodically; safe to repeat)."""
     if uc.principal is not None:  # periodic jobs run without one
-        uc.authorize(org_target(root_org(uc)), "billing.write", what="budgets")
+        uc.authorize_operator(org_target(root_org(uc)), "billing.write", doing="evaluate every budget")
     period = periods.month_of(uc.now)
     out: list[BudgetEvent] = []
     for budget in uc.session.execute(select(Budget)).scalars():

@@ -95,7 +95,7 @@ def close_period(uc: UseCase, period: periods.Period) -> CloseResult:
     """Issue every invoice of ``period`` (operator only; the period must be over)."""
     root = root_org(uc)
     if uc.principal is not None:  # periodic jobs run without one
-        uc.authorize(org_target(root), "billing.write", what="billing period")
+        uc.authorize_operator(org_target(root), "billing.write", doing="close a billing period")
     if uc.now < period.end:
         raise Conflict(f"The period {period.label} is not over yet; close it after {period.end.isoformat()}.")
     orgs = pricing.org_infos(uc)

@@ -18,7 +18,7 @@ from hexagone.billing import rating
 from hexagone.billing.metering import instance_product
 from hexagone.db.billing_models import PriceEntry, RetailRule
 from hexagone.db.models import Organisation, Region
-from hexagone.errors import InvalidInput, NotFound
+from hexagone.errors import InvalidInput, NotPriced
 from hexagone.identity.orgs import load_org, load_region, org_target, root_org
 from hexagone.ids import new_id
 from hexagone.usecase import UseCase
@@ -74,7 +74,7 @@ def set_price(
     currency: str = "EUR",
 ) -> PriceEntry:
     root = root_org(uc)
-    uc.authorize(org_target(root), "billing.write", what="price list")
+    uc.authorize_operator(org_target(root), "billing.write", doing="set the wholesale price list")
     reg = load_region(uc, region)
     when = _not_past(uc, effective_from)
     entry = PriceEntry(
@@ -268,7 +268,10 @@ def quote(uc: UseCase, flavor: str, region: str, org_id: str | None = None) -> d
     book = load_book(uc)
     priced = book.chain_prices(chain, reg.id, product, uc.now)
     if priced is None:
-        raise NotFound(f"Flavor {fl.name} has no price in region {reg.name} yet: the operator sets it first.")
+        raise NotPriced(
+            f"Flavor {fl.name} has no price in region {reg.name} yet: ask the operator to set one "
+            f"(`hexagone billing price set --region {reg.name}`)."
+        )
     entry, prices = priced
     price = prices[-1] if prices else entry.price
     q = rating.quote(price)

@@ -74,12 +74,25 @@ def read_secret_line(what: str) -> str:
     return line
 
 
+def prompt_secret(what: str, *, confirm: bool = False, env: str | None = None) -> str:
+    """A hidden prompt on the terminal. Without one (a script, CI, a pipe), say how to pass the
+    secret instead: getpass would warn ``GetPassWarning``, echo nothing useful and end ``Aborted!``."""
+    if not sys.stdin.isatty():
+        instead = "--password-stdin" + (f" or {env}" if env else "")
+        raise CliError(
+            f"No terminal to ask for the {what.lower()}: pass it with {instead}, e.g. "
+            "`printf '%s\\n' \"$PW\" | hexagone ... --password-stdin`.",
+            USAGE,
+        )
+    value: str = typer.prompt(what, hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
 def new_password(stdin: bool, what: str = "New password") -> str:
     """A new password from stdin, or a hidden prompt with confirmation."""
     if stdin:
         return read_secret_line(what.lower())
-    value: str = typer.prompt(what, hide_input=True, confirmation_prompt=True)
-    return value
+    return prompt_secret(what, confirm=True)
 
 
 def drop_none(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 OutputFormat = Literal["table", "json"]
 
@@ -58,14 +59,19 @@ EXIT_CODES: dict[str | int, int] = {
     "5xx": SERVER,
 }
 
-#: What to do next, per exit code, when the API's own detail does not say it.
+#: What to do next, per exit code, when the API's own detail does not say it. A 403's detail always
+#: says it (a missing role, an operator command, a second factor to enrol), so it has no line here.
 NEXT_STEP: dict[int, str] = {
     AUTH: "Log in again: run `hexagone login`.",
-    FORBIDDEN: "Ask an administrator of the organisation for a role that allows it.",
     NOT_FOUND: "Check the name or id with the matching `list` command.",
     SERVER: "The server failed; retry later and quote the request id to the operator.",
     RATE_LIMITED: "Wait a little and retry.",
 }
+
+
+#: Problem codes whose detail is more precise than the exit code's generic next step (a flavor
+#: without a price exists: listing it again would not help).
+OWN_NEXT_STEP = frozenset({"not-priced", "mfa-required", "quota-exceeded", "no-valid-host"})
 
 
 def problem_code(problem: Mapping[str, Any]) -> str:
@@ -109,6 +115,8 @@ def error_lines(err: CliError) -> list[str]:
             if line not in err.message:
                 lines.append("  " + line)
     hint = NEXT_STEP.get(err.exit_code)
+    if problem_code(err.problem or {}) in OWN_NEXT_STEP:
+        hint = None
     if err.problem is not None and hint and hint not in err.message:
         lines.append(hint)
     if err.request_id:
@@ -134,12 +142,18 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def plain(value: Any) -> Text:
+    """Data as Rich text taken literally: ``:ab:`` stays ``:ab:`` (no emoji), ``[bold]`` stays
+    ``[bold]`` (no markup). Rich interprets plain ``str`` cells, so every cell goes through here."""
+    return Text(cell(value))
+
+
 def list_table(items: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=plain(title) if title else None, show_lines=False, header_style="bold")
     for col in columns:
-        table.add_column(col.upper(), overflow="fold", no_wrap=col in ("id", "seq"))
+        table.add_column(plain(col.upper()), overflow="fold", no_wrap=col in ("id", "seq"))
     for item in items:
-        table.add_row(*(cell(item.get(col)) for col in columns))
+        table.add_row(*(plain(item.get(col)) for col in columns))
     return table
 
 
@@ -148,7 +162,7 @@ def record_table(item: Mapping[str, Any], fields: Sequence[str] | None = None) -
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key in fields or list(item):
-        table.add_row(key, cell(item.get(key)))
+        table.add_row(plain(key), plain(item.get(key)))
     return table
 
 
@@ -157,10 +171,14 @@ def to_json(data: Any) -> str:
 
 
 def make_console(stderr: bool = False) -> Console:
-    """Piped output gets a wide console so ids never wrap; a terminal keeps its own width."""
+    """Piped output gets a wide console so ids never wrap; a terminal keeps its own width. What it
+    prints is data: no markup, no emoji codes, no highlighting (a fingerprint ``5a:ab:67`` once
+    printed an emoji)."""
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(file=stream, width=200 if wide else None, soft_wrap=False, highlight=False)
+    return Console(
+        file=stream, width=200 if wide else None, soft_wrap=False, highlight=False, markup=False, emoji=False
+    )
 
 
 def print_list(

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from hexagone.compute.guest_password import is_sha512_crypt
 from hexagone.errors import InvalidInput, TemporaryError
 
 READY_MARKER = "HEXAGONE-GUEST-READY"
@@ -77,6 +78,8 @@ class InstanceSpec:
     ``mac`` is allocated by the control plane; ``ip``/``prefix``/``gateway`` describe the NIC's
     address (``ip=None``: the host network picks one by DHCP). ``user_data`` is passed to the guest
     verbatim (cloud-init), next to what the driver generates (hostname, keys, ready marker).
+    ``admin_password_hash`` is a SHA-512 crypt hash (``$6$...``, never a clear password) the seed
+    sets for the image's default user; None sets no password.
     """
 
     instance_id: str
@@ -94,6 +97,7 @@ class InstanceSpec:
     prefix: int = 24
     gateway: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    admin_password_hash: str | None = None
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)
@@ -118,6 +122,8 @@ class InstanceSpec:
                 raise InvalidInput(
                     "An SSH public key must be one line 'type base64 [comment]' without quotes."
                 )
+        if self.admin_password_hash is not None and not is_sha512_crypt(self.admin_password_hash):
+            raise InvalidInput("admin_password_hash must be a SHA-512 crypt hash ($6$...), never a password.")
         object.__setattr__(self, "ssh_authorized_keys", tuple(self.ssh_authorized_keys))
         object.__setattr__(self, "metadata", dict(self.metadata))
 

@@ -22,7 +22,7 @@ from sqlalchemy import delete, false, or_, select
 from hexagone.authz.policy import Decision, Principal, Target, decide
 from hexagone.db.compute_models import Flavor, FlavorAccess, Instance
 from hexagone.db.pagination import paginate
-from hexagone.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hexagone.errors import Conflict, InvalidInput, NotFound
 from hexagone.identity.orgs import load_org
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
@@ -151,10 +151,7 @@ def create_flavor(uc: UseCase, data: dict[str, Any]) -> Flavor:
 
 def _authorize_operator(uc: UseCase, permission: str) -> Principal:
     principal = uc.require_principal()
-    try:
-        uc.authorize(_root_target(principal), permission, what="flavor")
-    except NotFound as exc:
-        raise Forbidden("Only the operator's administrators manage the flavor catalogue.") from exc
+    uc.authorize_operator(_root_target(principal), permission, doing="manage the flavor catalogue")
     return principal
 
 

@@ -35,7 +35,7 @@ HEARTBEAT_GRACE_SECONDS = 45
 
 def create_join_token(uc: UseCase, region: str, zone: str | None, ttl_seconds: int = 3600) -> tuple[HostJoinToken, str]:
     root = root_org(uc)
-    uc.authorize(org_target(root), "host.create", what="host")
+    uc.authorize_operator(org_target(root), "host.create", doing="join compute hosts")
     reg = load_region(uc, region)
     zones = list(uc.session.execute(select(Zone).where(Zone.region_id == reg.id)).scalars())
     chosen = next((z for z in zones if z.name == zone or z.id == zone), None) if zone else (zones[0] if zones else None)
@@ -194,6 +194,7 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
                 "ip": inst.ip,
                 "ssh_authorized_keys": list(inst.ssh_keys or []),
                 "user_data": inst.user_data,
+                "admin_password_hash": inst.admin_password_hash,
                 "metadata": {str(k): str(v) for k, v in (inst.metadata_ or {}).items()},
                 "desired_power": states.desired_power(inst.state, inst.desired_power),
                 "reboot_seq": inst.reboot_seq,
@@ -467,7 +468,7 @@ def load_host(uc: UseCase, host_id: str) -> Host:
 
 def update_host(uc: UseCase, host_id: str, changes: dict[str, Any]) -> Host:
     root = root_org(uc)
-    uc.authorize(org_target(root), "host.update", what="host")
+    uc.authorize_operator(org_target(root), "host.update", doing="manage compute hosts")
     host = load_host(uc, host_id)
     if host.revoked_at is not None:
         raise Conflict(f"Host {host.name} is decommissioned; join the machine again with a new join token.")
@@ -488,7 +489,7 @@ def decommission(uc: UseCase, host_id: str) -> Host:
     hash of it, so the old secret matches no host even if a check were missed — and its agent, woken at once,
     gets 401 and stops. Repeating it on a decommissioned host changes nothing."""
     root = root_org(uc)
-    uc.authorize(org_target(root), "host.delete", what="host")
+    uc.authorize_operator(org_target(root), "host.delete", doing="decommission hosts")
     host = load_host(uc, host_id)
     # Lock the host row first: a placement racing with us either committed its claim before (and
     # its instance is counted below) or re-checks ``status = 'up'`` after us and fails.

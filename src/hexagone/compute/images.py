@@ -445,7 +445,7 @@ def register_system_image(uc: UseCase, name: str, directory: Path) -> Image:
         raise InvalidInput(f"{directory} holds no image.json: build the image first.")
     root = root_org(uc)
     if uc.principal is not None:
-        uc.authorize(Target(org_path=root.path), "image.publish", what="image")
+        uc.authorize_operator(Target(org_path=root.path), "image.publish", doing="publish public images")
     disk = manifest.disk_path(directory)
     info = inspect_image(disk, declared_format=manifest.format)
     checksum = _sha256_file(disk)

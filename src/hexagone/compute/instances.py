@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, or_, select
 
 from hexagone.authz.policy import Target, visible_scopes
 from hexagone.billing import budgets, metering
-from hexagone.compute import hosts, ipam, placement, quotas, states
+from hexagone.compute import guest_password, hosts, ipam, placement, quotas, states
 from hexagone.compute.scheduler import Request
 from hexagone.db.compute_models import Host, Instance, ServerGroup
 from hexagone.db.models import Organisation
@@ -48,7 +48,30 @@ def residency_of(uc: UseCase, org_path: str) -> tuple[frozenset[str], frozenset[
     return countries or frozenset(), regions or frozenset()
 
 
+def passwords_enabled(uc: UseCase, region: str | None) -> bool:
+    """Whether a create in ``region`` (None: this control plane's own) gets a generated guest
+    password (``enable_instance_password``, turned off per region by ``instance_password_off_regions``)."""
+    s = uc.settings
+    return s.enable_instance_password and (region or s.region) not in s.instance_password_off_regions
+
+
+def admin_password_for(uc: UseCase, region: str | None, given: Any) -> str | None:
+    """The guest password of a new server, as Nova decides ``adminPass``: the one the request gives,
+    else a generated one where passwords are enabled, else none. Returned once to the caller; the
+    instance keeps only its hash (``create_instance`` with ``admin_password``)."""
+    if given is not None:
+        if not isinstance(given, str) or guest_password.problems(given):
+            raise InvalidInput("; ".join(guest_password.problems(given if isinstance(given, str) else "")) + ".")
+        return given
+    return guest_password.generate() if passwords_enabled(uc, region) else None
+
+
+def admin_password_hash(password: str | None) -> str | None:
+    return guest_password.sha512_crypt(password) if password else None
+
+
 def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
+    """``body["admin_password"]``, when given, is hashed at once; the clear value is not kept."""
     from hexagone.compute.flavors import usable_flavor
     from hexagone.compute.images import usable_image
     from hexagone.compute.keypairs import keys_for
@@ -143,6 +166,7 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
         key_name=body.get("key_name"),
         ssh_keys=keys,
         user_data=user_data,
+        admin_password_hash=admin_password_hash(body.get("admin_password")),
         metadata_=dict(body.get("metadata") or {}),
         mac=ipam.mac_for(iid),
         ip=ip,

@@ -181,6 +181,8 @@ class Instance(Base):
     key_name: Mapped[str | None] = mapped_column(String(255))
     ssh_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
     user_data: Mapped[str | None] = mapped_column(Text)
+    #: SHA-512 crypt of the guest's administrator password (Nova's adminPass), never the password
+    admin_password_hash: Mapped[str | None] = mapped_column(String(128))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     mac: Mapped[str] = mapped_column(String(17), default="")
     ip: Mapped[str | None] = mapped_column(String(45))

@@ -17,7 +17,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from hexagone.db.base import Base, UTCDateTime
 
@@ -45,13 +45,20 @@ class Zone(Base):
 
 class Organisation(Base):
     """A node of the tree: the operator at the root, resellers, customers. ``path`` is the chain of
-    ids from the root ("/<root>/<reseller>/<customer>/"), so "is inside" is a prefix test."""
+    ids from the root ("/<root>/<reseller>/<customer>/"), so "is inside" is a prefix test.
+
+    ``name_key`` is the case-folded name of a live organisation (NULL once deleted): siblings never
+    share one, so a name picks one child of a parent. A plain unique index works on SQLite and
+    PostgreSQL alike (NULLs are distinct), where a functional partial index would not compare, and
+    adding it rebuilds no table."""
 
     __tablename__ = "organisations"
+    __table_args__ = (Index("ix_organisations_sibling_name", "parent_id", "name_key", unique=True),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str | None] = mapped_column(String(200))
     path: Mapped[str] = mapped_column(String(2000), index=True)
     depth: Mapped[int] = mapped_column(Integer, default=0)
     legal_name: Mapped[str] = mapped_column(String(200), default="")
@@ -65,6 +72,16 @@ class Organisation(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    @validates("name")
+    def _fold_name(self, _key: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
+
+
+def name_key(name: str) -> str:
+    """What makes two organisation names the same: case and surrounding blanks do not count."""
+    return name.strip().casefold()
 
 
 class Project(Base):

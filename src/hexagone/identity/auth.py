@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 
 from hexagone.authz.policy import ROLES, Grant, Principal, Target, missing_to_confer, visible_scopes
-from hexagone.db.models import ApiKey, Organisation, Token, User
+from hexagone.db.models import ApiKey, Organisation, Project, RoleGrant, Token, User
 from hexagone.db.pagination import paginate
 from hexagone.errors import (
     Conflict,
@@ -424,3 +424,17 @@ def revoke_api_key(uc: UseCase, key_id: str) -> None:
     if key.revoked_at is None:
         key.revoked_at = uc.now
     uc.audit("apikey.revoke", "api_key", key.id, key.org_id, key.org_path, details={"name": key.name})
+
+
+def scope_names(uc: UseCase, grants: tuple[Grant, ...]) -> dict[str, str]:
+    """Scope id -> name for the caller's own grants (``whoami`` shows "member on project web")."""
+    orgs = [g.scope_id for g in grants if g.scope_type == "org"]
+    projects = [g.scope_id for g in grants if g.scope_type == "project"]
+    names: dict[str, str] = {}
+    if orgs:
+        rows = uc.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(orgs)))
+        names.update((str(i), str(n)) for i, n in rows)
+    if projects:
+        rows = uc.session.execute(select(Project.id, Project.name).where(Project.id.in_(projects)))
+        names.update((str(i), str(n)) for i, n in rows)
+    return names

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hexagone.authz.policy import Decision, Target, decide, may_have_child, visible_scopes
 from hexagone.db.compute_models import Instance, ServerGroup
-from hexagone.db.models import Organisation, Project, Region, RoleGrant, User, Zone
+from hexagone.db.models import Organisation, Project, Region, RoleGrant, User, Zone, name_key
 from hexagone.db.pagination import paginate
 from hexagone.errors import Conflict, Forbidden, InvalidInput, NotFound
 from hexagone.identity.mandate import enforce_mfa_mandate
@@ -64,6 +64,33 @@ def _check_residency(residency: dict[str, Any]) -> None:
             raise InvalidInput(f"residency.{key} must be a list of strings.")
 
 
+def _check_name_free(uc: UseCase, parent: Organisation, name: str, self_id: str | None = None) -> None:
+    """Siblings never share a name (ignoring case): ``--org NAME`` must pick one organisation."""
+    taken = uc.session.execute(
+        select(Organisation).where(
+            Organisation.parent_id == parent.id,
+            Organisation.name_key == name_key(name),
+            Organisation.id != (self_id or ""),
+        )
+    ).scalar_one_or_none()
+    if taken is not None:
+        raise Conflict(
+            f"An organisation named '{taken.name}' already exists under '{parent.name}' (id {taken.id}): "
+            "choose another name, or use that one."
+        )
+
+
+def _flush_named(uc: UseCase, org: Organisation, parent: Organisation) -> None:
+    """Flush; a concurrent create of the same sibling name loses to the database's constraint."""
+    try:
+        with uc.session.begin_nested():
+            uc.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"An organisation named '{org.name}' was just created under '{parent.name}': choose another name."
+        ) from exc
+
+
 def create_org(uc: UseCase, parent_id: str, kind: str, data: dict[str, Any]) -> Organisation:
     parent = load_org(uc, parent_id)
     uc.authorize(org_target(parent), "org.create", what="organisation")
@@ -73,6 +100,7 @@ def create_org(uc: UseCase, parent_id: str, kind: str, data: dict[str, Any]) -> 
         )
     _check_legal(data)
     _check_residency(data.get("residency") or {})
+    _check_name_free(uc, parent, str(data.get("name") or ""))
     if parent.kind == "reseller":
         _check_can_invoice(parent)
     oid = new_id()
@@ -90,7 +118,7 @@ def create_org(uc: UseCase, parent_id: str, kind: str, data: dict[str, Any]) -> 
     if not org.legal_name:
         org.legal_name = org.name
     uc.session.add(org)
-    uc.session.flush()
+    _flush_named(uc, org, parent)
     uc.audit("org.create", "organisation", org.id, org.id, org.path, details={"kind": kind, "name": org.name})
     return org
 
@@ -155,10 +183,15 @@ def update_org(uc: UseCase, org_id: str, changes: dict[str, Any]) -> Organisatio
     if changes.get("residency") is not None:
         _check_residency(changes["residency"])
     mandate_begins = bool(changes.get("mfa_required")) and not org.mfa_required
+    parent = uc.session.get(Organisation, org.parent_id) if org.parent_id else None
+    if changes.get("name") is not None and parent is not None:
+        _check_name_free(uc, parent, changes["name"], self_id=org.id)
     for key, value in changes.items():
         if key in ORG_FIELDS and value is not None:
             setattr(org, key, value)
     org.updated_at = uc.now
+    if parent is not None:
+        _flush_named(uc, org, parent)
     details: dict[str, Any] = {"fields": sorted(changes)}
     if tax:
         details["tax_identity"] = {k: {"from": old, "to": new} for k, (old, new) in sorted(tax.items())}
@@ -182,6 +215,7 @@ def delete_org(uc: UseCase, org_id: str) -> None:
     if busy:
         raise Conflict("The organisation still holds organisations or projects: delete them first.")
     org.status = "deleted"
+    org.name_key = None  # its name is free again among its siblings
     org.updated_at = uc.now
     for user in uc.session.execute(select(User).where(User.org_id == org.id)).scalars():
         user.enabled = False
@@ -301,7 +335,7 @@ def delete_project(uc: UseCase, project_id: str) -> None:
 
 def create_region(uc: UseCase, name: str, country: str, legal_entity: str, description: str) -> Region:
     root = root_org(uc)
-    uc.authorize(org_target(root), "region.create", what="region")
+    uc.authorize_operator(org_target(root), "region.create", doing="create regions")
     if uc.session.execute(select(Region).where(Region.name == name)).first():
         raise Conflict(f"A region named '{name}' already exists.")
     region = Region(
@@ -325,7 +359,7 @@ def load_region(uc: UseCase, region_id: str) -> Region:
 def update_region(uc: UseCase, region_id: str, changes: dict[str, Any]) -> Region:
     region = load_region(uc, region_id)
     root = root_org(uc)
-    uc.authorize(org_target(root), "region.update", what="region")
+    uc.authorize_operator(org_target(root), "region.update", doing="change regions and their zones")
     for key in ("legal_entity", "description", "country"):
         if changes.get(key) is not None:
             setattr(region, key, changes[key])
@@ -336,7 +370,7 @@ def update_region(uc: UseCase, region_id: str, changes: dict[str, Any]) -> Regio
 def create_zone(uc: UseCase, region_id: str, name: str) -> Zone:
     region = load_region(uc, region_id)
     root = root_org(uc)
-    uc.authorize(org_target(root), "region.update", what="region")
+    uc.authorize_operator(org_target(root), "region.update", doing="change regions and their zones")
     if uc.session.execute(select(Zone).where(Zone.region_id == region.id, Zone.name == name)).first():
         raise Conflict(f"Region {region.name} already has a zone named '{name}'.")
     zone = Zone(id=new_id(), region_id=region.id, name=name, created_at=uc.now)

@@ -3,8 +3,10 @@
 Boot path: the kernel runs ``/init`` from the initramfs, which loads the virtio modules (order
 resolved from the modules' own dependencies at build time), mounts ``/dev/vda`` (ext4) and
 switches to it. On the root disk, busybox ``init`` runs ``/etc/init.d/rcS``: read the NoCloud seed
-(``meta-data``: ``local-hostname``, ``public-keys``), DHCP on ``eth0``, start ``acpid`` (so ACPI
-powerdown works) and ``dropbear`` for ``root``, then print the ready marker on the serial console.
+(``meta-data``: ``local-hostname``, ``public-keys``; ``user-data``: the ``password:`` hash, which
+``/etc/init.d/password`` sets for ``root``), DHCP on ``eth0``, start ``acpid`` (so ACPI powerdown
+works) and ``dropbear`` for ``root`` (password logins only when the seed set a password), then print
+the ready marker on the serial console.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ mount -t tmpfs tmpfs /tmp
 ip link set lo up
 
 HOST=localhost
+PWAUTH=
 : > /run/keys
 for dev in /dev/vd[b-z] /dev/sr0; do
     [ -b "$dev" ] || continue
@@ -58,6 +61,7 @@ for dev in /dev/vd[b-z] /dev/sr0; do
             awk '/^public-keys:/ {{k=1; next}}
                  k && /^  - / {{sub(/^  - "?/, ""); sub(/"$/, ""); print; next}}
                  {{k=0}}' /mnt/seed/meta-data > /run/keys
+            [ -f /mnt/seed/user-data ] && /etc/init.d/password /mnt/seed/user-data /etc/passwd && PWAUTH=yes
             umount /mnt/seed
             break
         fi
@@ -75,9 +79,18 @@ if [ -e /sys/class/net/eth0 ]; then
     udhcpc -i eth0 -s /etc/udhcpc.script -t 10 -T 1 -b -x hostname:"$HOST" >/dev/null 2>&1
 fi
 acpid -c /etc/acpi
-dropbear -R -s -p 22 -P /run/dropbear.pid
+if [ -n "$PWAUTH" ]; then dropbear -R -p 22 -P /run/dropbear.pid; else dropbear -R -s -p 22 -P /run/dropbear.pid; fi
 IP=$(ip -4 -o addr show dev eth0 2>/dev/null | awk '{{print $4}}')
 echo "{READY_MARKER} hostname=$HOST ip=$IP uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+"""
+
+#: ``password USER_DATA PASSWD``: the first ``password: "$6$..."`` line of the seed's user-data
+#: (what cloud-init sets for the default user) becomes root's password hash in PASSWD. Only a
+#: SHA-512 crypt hash is accepted, never a clear password. Exit 0 when it set one, 1 otherwise.
+ROOT_HASH_SCRIPT = r"""#!/bin/sh
+HASH=$(sed -n 's/^password: *"\(\$6\$[./0-9A-Za-z$=]*\)" *$/\1/p' "$1" | head -n 1)
+[ -n "$HASH" ] || exit 1
+sed -i "s|^root:[^:]*:|root:$HASH:|" "$2"
 """
 
 RCK = """#!/bin/sh
@@ -115,6 +128,7 @@ ROOT_FILES: dict[str, tuple[str, int]] = {
     "etc/inittab": (INITTAB, 0o644),
     "etc/init.d/rcS": (RCS, 0o755),
     "etc/init.d/rcK": (RCK, 0o755),
+    "etc/init.d/password": (ROOT_HASH_SCRIPT, 0o755),
     "etc/udhcpc.script": (UDHCPC_SCRIPT, 0o755),
     "etc/acpi/PWRF/00000080": (POWER_BUTTON, 0o755),
     "etc/passwd": ("root:*:0:0:root:/root:/bin/sh\n", 0o644),

@@ -183,12 +183,15 @@ def native_body(uc: UseCase, body: dict[str, Any]) -> tuple[dict[str, Any], int]
 
 @endpoint(router, "POST", "/v2.1/servers", permission="compute.create", status_code=202)
 def create_server(uc: UC, request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:
+    """``adminPass``: the request's, or one generated where the region enables instance passwords
+    (Nova's default); returned here once, set in the guest, kept only as a hash."""
     native, count = native_body(uc, body)
     access = access_spec(body["server"])
+    password = instances.admin_password_for(uc, native["region"], body["server"].get("adminPass"))
     created = []
     for i in range(count):
         name = native["name"] if count == 1 else f"{native['name']}-{i + 1}"
-        created.append(instances.create_instance(uc, {**native, "name": name}))
+        created.append(instances.create_instance(uc, {**native, "name": name, "admin_password": password}))
         set_access(uc, created[-1], access)
     first = created[0]
     ctx = views.ServerContext(base_url(request))
@@ -198,6 +201,8 @@ def create_server(uc: UC, request: Request, body: dict[str, Any] = Body(...)) ->
         "OS-DCF:diskConfig": "MANUAL",
         "security_groups": [{"name": "default"}],
     }
+    if password is not None and instances.passwords_enabled(uc, native["region"]):
+        out["adminPass"] = password  # once: only its hash is stored
     return JSONResponse(
         {"server": out}, status_code=202, headers={"Location": ctx.compute(f"servers/{first.id}")}
     )

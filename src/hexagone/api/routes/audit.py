@@ -73,7 +73,7 @@ def export(
 
 
 def _verified(uc: Any, given_anchor: dict[str, Any] | None) -> dict[str, Any]:
-    uc.authorize(org_target(root_org(uc)), "audit.verify", what="audit trail")
+    uc.authorize_operator(org_target(root_org(uc)), "audit.verify", doing="verify the whole audit chain")
     res = verify_chain(uc.session, uc.hasher.derived_key(CHAIN_KEY))
     out: dict[str, Any] = {"ok": res.ok, "checked": res.checked, "first_bad_seq": res.first_bad_seq,
                            "reason": res.reason, "keyed_from": res.keyed_from}
@@ -104,7 +104,7 @@ def make_anchor(uc: UC) -> dict[str, Any]:
     """Record an ``audit.anchor`` event and answer the new head (seq, hash, time) with its MAC. Keep
     the answer outside this region's database (``hexagone audit anchor --output-file``)."""
     root = root_org(uc)
-    uc.authorize(org_target(root), "audit.verify", what="audit trail")
+    uc.authorize_operator(org_target(root), "audit.verify", doing="anchor the audit chain")
     uc.audit("audit.anchor", "audit", None, root.id, root.path)
     uc.session.flush()
     return anchor(uc.session, uc.hasher.derived_key(ANCHOR_KEY))

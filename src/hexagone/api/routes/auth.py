@@ -53,10 +53,14 @@ def whoami(uc: UC) -> dict[str, Any]:
 
     user = uc.extras.get("user") or uc.session.get(User, p.user_id)
     org = uc.session.get(Organisation, p.org_id)
+    names = auth.scope_names(uc, p.grants)
     return {
         "user": user_out(user),
         "organisation": {"id": org.id, "name": org.name, "kind": org.kind} if org else None,
-        "grants": [{"role": g.role, "scope_type": g.scope_type, "scope_id": g.scope_id} for g in p.grants],
+        "grants": [
+            {"role": g.role, "scope_type": g.scope_type, "scope_id": g.scope_id, "scope_name": names.get(g.scope_id)}
+            for g in p.grants
+        ],
         "api_key_id": p.api_key_id,
         "restricted": p.restricted,
     }

@@ -207,7 +207,7 @@ def quote(
 @endpoint(router, "GET", "/prices", permission="region.read")
 def list_prices(uc: UC, region: Annotated[str | None, Query(max_length=63)] = None) -> dict[str, Any]:
     """The operator's wholesale price list (every effective date)."""
-    uc.authorize(org_target(root_org(uc)), "billing.read", what="price list")
+    uc.authorize_operator(org_target(root_org(uc)), "billing.read", doing="read the wholesale price list")
     return {"items": [price_out(p) for p in pricing.list_prices(uc, region)]}
 
 
@@ -266,7 +266,7 @@ def close_period(month: str, uc: UC) -> dict[str, Any]:
 @endpoint(router, "POST", "/reconcile", permission="billing.write")
 def reconcile(uc: UC) -> dict[str, Any]:
     """Compare metered and stored instance states; record corrections (operator)."""
-    uc.authorize(org_target(root_org(uc)), "billing.write", what="metering")
+    uc.authorize_operator(org_target(root_org(uc)), "billing.write", doing="reconcile metering")
     fixes = metering.reconcile(uc)
     return {
         "corrections": [

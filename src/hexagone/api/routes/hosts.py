@@ -84,7 +84,7 @@ def create_join_token(body: JoinTokenIn, uc: UC) -> dict[str, Any]:
 
 @endpoint(router, "GET", "", permission="host.read")
 def list_hosts(uc: UC, page: PageQ, status: Annotated[str | None, Query(max_length=16)] = None) -> dict[str, Any]:
-    uc.authorize(org_target(root_org(uc)), "host.update", what="host")
+    uc.authorize_operator(org_target(root_org(uc)), "host.update", doing="manage compute hosts")
     stmt = select(Host)
     if status:
         stmt = stmt.where(Host.status == status)
@@ -94,7 +94,7 @@ def list_hosts(uc: UC, page: PageQ, status: Annotated[str | None, Query(max_leng
 
 @endpoint(router, "GET", "/{host_id}", permission="host.read")
 def get_host(host_id: str, uc: UC) -> dict[str, Any]:
-    uc.authorize(org_target(root_org(uc)), "host.update", what="host")
+    uc.authorize_operator(org_target(root_org(uc)), "host.update", doing="manage compute hosts")
     return hosts.host_out(hosts.load_host(uc, host_id), uc.now)
 
 

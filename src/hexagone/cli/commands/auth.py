@@ -9,7 +9,7 @@ import typer
 
 from hexagone.cli import config
 from hexagone.cli.client import ApiClient
-from hexagone.cli.options import Output, PasswordStdin, read_secret_line
+from hexagone.cli.options import Output, PasswordStdin, prompt_secret, read_secret_line
 from hexagone.cli.output import AUTH, USAGE, CliError, note, print_record, problem_code, say
 from hexagone.cli.session import client, output_format, profile_name
 
@@ -20,8 +20,7 @@ def _password(stdin: bool) -> str:
     from_env = os.environ.get("HEXAGONE_PASSWORD")
     if from_env:
         return from_env
-    value: str = typer.prompt("Password", hide_input=True)
-    return value
+    return prompt_secret("Password", env="HEXAGONE_PASSWORD")
 
 
 def _login(api: ApiClient, body: dict[str, Any], totp_code: str | None) -> dict[str, Any]:
@@ -124,7 +123,9 @@ def whoami(output: Output = None) -> None:
         print_record(me, fmt)
         return
     org = me.get("organisation") or {}
-    grants = [f"{g['role']} on {g['scope_type']} {g['scope_id']}" for g in me.get("grants") or []]
+    grants = [
+        f"{g['role']} on {g['scope_type']} {g.get('scope_name') or g['scope_id']}" for g in me.get("grants") or []
+    ]
     print_record(
         {
             "profile": profile_name(),

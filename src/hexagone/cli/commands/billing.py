@@ -252,8 +252,11 @@ def usage(org: OrgOpt = None, month: Month = None, output: Output = None) -> Non
     ]
     print_list(rows, USAGE_COLUMNS, fmt, empty="No usage in this period so far.")
     say(f"Total {body['period']} until {body['until']}: {body['total_net']} {body['currency']} (net of VAT).", fmt)
-    for gap in body.get("unpriced") or []:
-        note(f"Warning: {gap['product']} in region {gap['region_id']} has no price; it is not counted.")
+    gaps = body.get("unpriced") or []
+    names = region_names(api) if gaps and not regions else regions
+    for gap in gaps:
+        where = names.get(gap["region_id"], gap["region_id"])
+        note(f"Warning: {gap['product']} in region {where} has no price; it is not counted.")
 
 
 def parse_by(value: str | None) -> tuple[str, ...]:
@@ -333,13 +336,17 @@ def close(
     output: Output = None,
 ) -> None:
     """Issue every invoice of a finished month (operator; re-running it issues only what is missing)."""
-    body = client().post(f"/v1/billing/periods/{month}/close")
+    api = client()
+    body = api.post(f"/v1/billing/periods/{month}/close")
     fmt = output_format(output)
     say(f"Closed {body['period']}: {body['issued']} invoice(s) issued, {body['skipped']} already issued.", fmt)
-    for gap in body.get("unpriced") or []:
+    gaps = body.get("unpriced") or []
+    names = region_names(api) if gaps else {}
+    for gap in gaps:
+        where = names.get(gap["region_id"], gap["region_id"])
         note(
-            f"Warning: usage of {gap['product']} in region {gap['region_id']} has no price and was not billed: "
-            "set one with `hexagone billing price set`."
+            f"Warning: usage of {gap['product']} in region {where} has no price and was not billed: "
+            f"set one with `hexagone billing price set --region {where}`."
         )
     for held in body.get("held") or []:
         note(f"Held (not issued, no number taken): {held['reason']} Then run `hexagone billing close` again.")

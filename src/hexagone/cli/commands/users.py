@@ -17,6 +17,7 @@ from hexagone.cli.options import (
     PasswordStdin,
     Role,
     new_password,
+    prompt_secret,
     read_secret_line,
     show_list,
 )
@@ -172,7 +173,7 @@ def password(
     if password_stdin:
         current, new = read_secret_line("current password"), read_secret_line("new password")
     else:
-        current = typer.prompt("Current password", hide_input=True)
+        current = prompt_secret("Current password")
         new = new_password(False)
     client().post("/v1/auth/password", {"current_password": current, "new_password": new})
     name = profile_name()

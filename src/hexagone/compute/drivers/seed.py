@@ -2,9 +2,11 @@
 
 * ``meta-data``: ``instance-id``, ``local-hostname`` and ``public-keys``, one JSON-quoted value per
   line, so that both cloud-init and the tiny image's shell can read it.
-* ``user-data``: a ``#cloud-config`` with the hostname, the SSH keys and a ``runcmd`` printing the
-  ready marker on the serial console; when the spec carries its own ``user_data``, both go in a
-  MIME multipart message, which cloud-init merges.
+* ``user-data``: a ``#cloud-config`` with the hostname, the SSH keys, the default user's password
+  hash when the spec has one (``password: "$6$..."``, which cloud-init sets with ``chpasswd -e``
+  and the tiny image's init reads from the same line) and a ``runcmd`` printing the ready marker
+  on the serial console; when the spec carries its own ``user_data``, both go in a MIME multipart
+  message, which cloud-init merges. Only hashes reach the seed, never a clear password.
 * ``network-config``: DHCP on the NIC matched by its MAC, named ``eth0``.
 """
 
@@ -38,6 +40,8 @@ def _cloud_config(spec: InstanceSpec) -> str:
     if spec.ssh_authorized_keys:
         lines.append("ssh_authorized_keys:")
         lines += [f"  - {_q(key)}" for key in spec.ssh_authorized_keys]
+    if spec.admin_password_hash:
+        lines += [f"password: {_q(spec.admin_password_hash)}", "chpasswd:", "  expire: false"]
     marker = f"echo {READY_MARKER} hostname=$(hostname) > /dev/ttyS0"
     lines += ["runcmd:", f"  - [sh, -c, {_q(marker)}]"]
     return "\n".join(lines) + "\n"
