@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 
 from hexagone.authz.policy import ROLES, Grant, Principal, Target, missing_to_confer, visible_scopes
-from hexagone.db.models import ApiKey, Organisation, Project, RoleGrant, Token, User
+from hexagone.db.models import ApiKey, Organisation, Project, Token, User
 from hexagone.db.pagination import paginate
 from hexagone.errors import (
     Conflict,
