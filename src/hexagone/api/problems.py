@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from hexagone import errors
 from hexagone.api.middleware import BodyTooLarge
@@ -40,7 +41,8 @@ def status_for(exc: errors.HexagoneError) -> tuple[int, str]:
     return 500, "Internal error"
 
 
-def problem(request: Request, status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
+def problem(request: Request, status: int, title: str, detail: str, code: str,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + code,
         "title": title,
@@ -50,8 +52,8 @@ def problem(request: Request, status: int, title: str, detail: str, code: str, *
         "request_id": getattr(request.state, "request_id", ""),
         **extra,
     }
-    headers = {"WWW-Authenticate": 'Bearer realm="hexagone"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    headers = {**(headers or {}), **({"WWW-Authenticate": 'Bearer realm="hexagone"'} if status == 401 else {})}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers or None)
 
 
 def error_response(request: Request, exc: errors.HexagoneError) -> JSONResponse:
@@ -89,7 +91,22 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, 400, "Malformed JSON", "The request body is not valid JSON.", "malformed-json")
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     detail = str(exc.detail) if exc.status_code != 404 else "There is nothing at this address."
-    return problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code)
+    headers = dict(exc.headers or {})  # Starlette's own headers go with the problem
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code,
+                   headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (RFC 9110 Allow). Starlette names only the first
+    matching route's, and FastAPI registers one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

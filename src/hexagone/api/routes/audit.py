@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from hexagone.api.deps import UC
 from hexagone.api.routing import endpoint, new_router
+from hexagone.api.schemas.audit import AuditEventPage, VerifyOut
 from hexagone.audit import queries
 from hexagone.audit.service import to_csv, to_jsonl, verify_chain
 from hexagone.identity.orgs import org_target, root_org
@@ -23,15 +24,19 @@ def _filters(org_id: str | None, action: str | None, actor_user_id: str | None, 
             "result": result, "since": since, "until": until}
 
 
+EXPORT_MEDIA = {"application/x-ndjson": {"type": "string", "description": "One JSON record per line."},
+                "text/csv": {"type": "string"}}
+#: The largest audit sequence number (a signed 64-bit integer in both databases).
+MAX_SEQ = 2**63 - 1
 Str36 = Annotated[str | None, Query(max_length=36)]
 Str64 = Annotated[str | None, Query(max_length=64)]
 
 
-@endpoint(router, "GET", "/events", permission="audit.read")
+@endpoint(router, "GET", "/events", permission="audit.read", response_model=AuditEventPage)
 def list_events(
     uc: UC,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="next_cursor of the previous page.")] = None,
     org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
     result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
 ) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def list_events(
     return {"items": items, "next_cursor": str(nxt) if nxt else None}
 
 
-@endpoint(router, "GET", "/export", permission="audit.read")
+@endpoint(router, "GET", "/export", permission="audit.read", response_class=Response, produces=EXPORT_MEDIA)
 def export(
     uc: UC,
     format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",  # noqa: A002
@@ -64,7 +69,7 @@ def export(
                     headers={"Content-Disposition": 'attachment; filename="audit.jsonl"'})
 
 
-@endpoint(router, "GET", "/verify", permission="audit.verify")
+@endpoint(router, "GET", "/verify", permission="audit.verify", response_model=VerifyOut)
 def verify(uc: UC) -> dict[str, Any]:
     """Walk the whole chain (operator only): reports the first modified, missing or truncated record."""
     uc.authorize(org_target(root_org(uc)), "audit.verify", what="audit trail")
