@@ -89,3 +89,12 @@ def test_a_405_says_which_methods_are_allowed(api: Any) -> None:
     r = op.client.request("TRACE", "/v1/regions", headers=op.headers)
     problem(r, 405, "method-not-allowed")
     assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+
+
+def test_an_empty_image_upload_is_refused_and_the_image_stays_queued(api: Any) -> None:
+    op = api.admin()
+    img = op.ok("POST", "/v1/images", {"name": "empty", "disk_format": "raw"})
+    body = problem(op.put(f"/v1/images/{img['id']}/file", content=b"",
+                          headers={"Content-Type": "application/octet-stream"}), 400, "invalid-input")
+    assert "empty" in body["detail"]
+    assert op.ok("GET", f"/v1/images/{img['id']}")["status"] == "queued"

@@ -48,16 +48,22 @@ SECURITY_SCHEMES = {
 
 def _security(app: FastAPI, spec: dict[str, Any]) -> None:
     """Authenticated operations say so (public ones, such as login and health, do not)."""
-    from fastapi.routing import APIRoute
-
     from hexagone.api.routing import PUBLIC
 
     spec.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.include_in_schema and route.path in spec["paths"]:
-            if getattr(route.endpoint, "__hexagone_permission__", PUBLIC) != PUBLIC:
-                for method in route.methods:
-                    spec["paths"][route.path][method.lower()]["security"] = [{"bearer": []}, {"apiKey": []}]
+    for route in documented_routes(app):
+        if getattr(route.endpoint, "__hexagone_permission__", PUBLIC) != PUBLIC:
+            for method in route.methods:
+                spec["paths"][route.path][method.lower()]["security"] = [{"bearer": []}, {"apiKey": []}]
+
+
+def documented_routes(app: FastAPI) -> list[Any]:
+    """The API routes (with an endpoint and methods) that the document describes."""
+    from hexagone.api.routing import flat_routes
+
+    return [r for r in flat_routes(app.routes)
+            if getattr(r, "include_in_schema", False) and getattr(r, "endpoint", None) and getattr(r, "methods", None)
+            and hasattr(r, "response_model")]
 
 
 def _problem_media_types(spec: dict[str, Any]) -> None:
@@ -121,15 +127,11 @@ def violations(app: FastAPI) -> list[str]:
     its problem statuses), answer a typed model or a declared media type, and list each problem
     status ``error_statuses`` derives for it, as ``application/problem+json`` with the Problem schema.
     """
-    from fastapi.routing import APIRoute
-
     from hexagone.api.routing import error_statuses
 
     spec = app.openapi()
     found: list[str] = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
+    for route in documented_routes(app):
         for method in sorted(route.methods):
             where = f"{method} {route.path}"
             permission = getattr(route.endpoint, "__hexagone_permission__", None)

@@ -8,7 +8,6 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from hexagone import errors
 from hexagone.api.middleware import BodyTooLarge
@@ -101,10 +100,12 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path (RFC 9110 Allow). Starlette names only the first
     matching route's, and FastAPI registers one route per method."""
+    from hexagone.api.routing import flat_routes
+
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
+    for route in flat_routes(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
 

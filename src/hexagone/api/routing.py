@@ -2,16 +2,14 @@
 
 ``endpoint(router, "GET", "/path", permission="org.read")`` registers the route and records its
 permission in ``POLICIES``; a test fails if any route of the app is missing from it. The
-``endpoint`` also declares, from what it knows of the route, every problem status the route can
-answer (see ``error_statuses``), so each operation of the OpenAPI document lists its errors with the
-one shared problem schema. The ``TransactionalRoute`` opens the request's session, commits it after
-the handler returned a success (or a handled failure that must be kept, such as a failed login's
-audit record) and before the response leaves, and rolls it back on any error.
+``TransactionalRoute`` opens the request's session, commits it after the handler returned a success
+(or a handled failure that must be kept, such as a failed login's audit record) and before the
+response leaves, and rolls it back on any error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -26,8 +24,6 @@ PUBLIC = "public"
 AGENT = "agent"  # authenticated by a host credential, not a user
 POLICIES: dict[tuple[str, str], str] = {}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-#: Routes whose every request counts against a rate limit (besides the unauthenticated ones).
-RATE_LIMITED_PREFIXES = ("/v1/auth/",)
 
 #: status -> when a route answers it (the description each operation of the document carries).
 ERROR_DESCRIPTIONS = {
@@ -82,24 +78,32 @@ def new_router(prefix: str, tag: str) -> APIRouter:
     return APIRouter(prefix=prefix, tags=[tag], route_class=TransactionalRoute)
 
 
+def flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route of an app, routers included (FastAPI keeps included routers as one entry each;
+    their effective routes carry the full path, methods, endpoint, response model, include_in_schema)."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            yield from flat_routes(candidates())
+        else:
+            yield route
+
+
 def _has_body(dependant: Dependant) -> bool:
     return bool(dependant.body_params) or any(_has_body(d) for d in dependant.dependencies)
 
 
 def error_statuses(method: str, path: str, fn: Callable[..., Any], permission: str) -> set[int]:
-    """Every problem status a route can answer, derived from its method, parameters and permission.
+    """Every problem status a route can answer, derived from its method, parameters and permission
+    (``endpoint`` declares them all in the OpenAPI document, with the one Problem schema).
 
-    Any route: 400 (rules beyond the schema, malformed JSON, NUL in the address) and 503 (transient
-    outage). Authenticated: 401, 403, 404. With parameters or a body: 422. Writes: 409 and 413.
-    Unauthenticated routes and /v1/auth/*: 429.
+    Any route: 400 (rules beyond the schema, malformed JSON, NUL in the address), 429 (rate limits
+    and admission) and 503 (transient outage). Authenticated: 401, 403, 404 (agents: 401, 404).
+    With parameters or a body: 422. Writes: 409 and 413.
     """
-    statuses = {400, 503}
+    statuses = {400, 429, 503}
     if permission != PUBLIC:
         statuses |= {401, 404} | ({403} if permission != AGENT else set())
-    else:
-        statuses.add(429)
-    if path.startswith(RATE_LIMITED_PREFIXES):
-        statuses.add(429)
     dependant = get_dependant(path=path, call=fn)
     if get_flat_params(dependant) or _has_body(dependant):
         statuses.add(422)

@@ -227,8 +227,18 @@ def delete_project(uc: UseCase, project_id: str) -> None:
     uc.authorize(project_target(project), "project.delete", what="project")
     for hook in uc.extras.get("project_delete_checks", []):
         hook(uc, project)
-    uc.session.execute(delete(RoleGrant).where(RoleGrant.scope_type == "project", RoleGrant.scope_id == project.id))
-    uc.session.delete(project)
+    try:
+        with uc.session.begin_nested():  # resources of other areas still referring to it: refused, not a 500
+            uc.session.execute(
+                delete(RoleGrant).where(RoleGrant.scope_type == "project", RoleGrant.scope_id == project.id)
+            )
+            uc.session.delete(project)
+            uc.session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Project {project.name} still holds resources (server groups, or instances: deleted ones are "
+            "kept as billing history), so it cannot be deleted."
+        ) from exc
     uc.audit("project.delete", "project", project.id, project.org_id, project.org_path)
 
 

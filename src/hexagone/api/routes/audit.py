@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from hexagone.api.deps import UC
 from hexagone.api.routing import endpoint, new_router
+from hexagone.api.schemas import Rfc3339
 from hexagone.api.schemas.audit import AuditEventPage, VerifyOut
 from hexagone.audit import queries
 from hexagone.audit.service import to_csv, to_jsonl, verify_chain
@@ -28,6 +29,7 @@ EXPORT_MEDIA = {"application/x-ndjson": {"type": "string", "description": "One J
                 "text/csv": {"type": "string"}}
 #: The largest audit sequence number (a signed 64-bit integer in both databases).
 MAX_SEQ = 2**63 - 1
+When = Annotated[Rfc3339 | None, Query(description="RFC 3339 with its offset, such as 2026-01-01T00:00:00Z.")]
 Str36 = Annotated[str | None, Query(max_length=36)]
 Str64 = Annotated[str | None, Query(max_length=64)]
 
@@ -38,7 +40,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="next_cursor of the previous page.")] = None,
     org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
-    result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+    result: Str64 = None, since: When = None, until: When = None,
 ) -> dict[str, Any]:
     """Records touching your subtree, oldest first; ``next_cursor`` continues."""
     items, nxt = queries.query(uc, limit, cursor,
@@ -51,7 +53,7 @@ def export(
     uc: UC,
     format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",  # noqa: A002
     org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
-    result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+    result: Str64 = None, since: When = None, until: When = None,
 ) -> Response:
     """Your whole visible trail as JSON lines or CSV (each record carries its hash links)."""
     filters = _filters(org_id, action, actor_user_id, resource_id, result, since, until)

@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from hexagone.api.deps import UC, IdemKey
 from hexagone.api.idempotency import run_create
 from hexagone.api.routing import endpoint, new_router
-from hexagone.api.schemas import Strict
+from hexagone.api.schemas import Rfc3339, Strict
 from hexagone.api.schemas.billing import (
     BudgetEventList,
     BudgetList,
@@ -56,8 +56,8 @@ Decimalish = Annotated[
     Field(
         min_length=1,
         max_length=30,
-        pattern=r"^\d+(\.\d+)?$",
-        description='A decimal number as a string, e.g. "0.0125".',
+        pattern=r"^\d{1,12}(\.\d{1,6})?$",
+        description='A decimal number as a string, e.g. "0.0125" (12 digits, then up to 6 decimals).',
     ),
 ]
 Threshold = Annotated[int, Field(ge=1, le=1000, description="A percentage of the budget.")]
@@ -75,7 +75,7 @@ class PriceIn(Strict):
         description="instance.<flavor>, volume.gb, object.gb, image.gb, ip.public or egress.gb",
     )
     price: Decimalish
-    effective_from: AwareDatetime | None = None
+    effective_from: Rfc3339 | None = None
     bill_stopped: bool = False
 
 
@@ -86,7 +86,7 @@ class RuleIn(Strict):
     product: str = Field("", max_length=120)
     region: str = Field("", max_length=63)
     customer_org_id: str = Field("", max_length=36)
-    effective_from: AwareDatetime | None = None
+    effective_from: Rfc3339 | None = None
 
 
 class CreditNoteIn(Strict):

@@ -138,7 +138,7 @@ class TotpBegin(Out):
 
 
 class TotpConfirmed(Out):
-    recovery_codes: list[str]
+    recovery_codes: list[str] = Field(examples=[["k3x9-p2m4", "q8r1-z7w5"]], description="Each works once.")
     note: str
 
 
