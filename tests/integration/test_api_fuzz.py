@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 CONFIG = Path(__file__).parent / "fuzz" / "schemathesis.toml"
 #: Examples per operation and phase: enough to find the contract's lies, within ~1 min a run here.
-MAX_EXAMPLES = int(os.environ.get("HEXAGONE_FUZZ_EXAMPLES", "6"))
+MAX_EXAMPLES = int(os.environ.get("HEXAGONE_FUZZ_EXAMPLES", "3"))
 EXCLUDED = ["logout"]
 
 

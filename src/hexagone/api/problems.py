@@ -40,8 +40,7 @@ def status_for(exc: errors.HexagoneError) -> tuple[int, str]:
     return 500, "Internal error"
 
 
-def problem(request: Request, status: int, title: str, detail: str, code: str,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(request: Request, status: int, title: str, detail: str, code: str, **extra: Any) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + code,
         "title": title,
@@ -51,8 +50,8 @@ def problem(request: Request, status: int, title: str, detail: str, code: str,
         "request_id": getattr(request.state, "request_id", ""),
         **extra,
     }
-    headers = {**(headers or {}), **({"WWW-Authenticate": 'Bearer realm="hexagone"'} if status == 401 else {})}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers or None)
+    headers = {"WWW-Authenticate": 'Bearer realm="hexagone"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
 def error_response(request: Request, exc: errors.HexagoneError) -> JSONResponse:
@@ -93,21 +92,25 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})  # Starlette's own headers go with the problem
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))
-    return problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code,
-                   headers=headers)
+    response = problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code)
+    response.headers.update(headers)
+    return response
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (RFC 9110 Allow). Starlette names only the first
-    matching route's, and FastAPI registers one route per method."""
+    """Every method served at this path (RFC 9110 Allow): Starlette names only the first matching
+    route's, and FastAPI registers one route per method."""
     from hexagone.api.routing import flat_routes
 
-    methods: set[str] = set()
+    by_template: dict[str, set[str]] = {}
     for route in flat_routes(request.app.router.routes):
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(request.url.path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+            by_template.setdefault(route.path, set()).update(getattr(route, "methods", None) or ())
+    if not by_template:
+        return []
+    # /v1/hosts/join-tokens also matches /v1/hosts/{host_id}: the literal path is the resource meant
+    return sorted(by_template[min(by_template, key=lambda template: template.count("{"))])
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

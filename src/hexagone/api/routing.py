@@ -97,18 +97,19 @@ def error_statuses(method: str, path: str, fn: Callable[..., Any], permission: s
     """Every problem status a route can answer, derived from its method, parameters and permission
     (``endpoint`` declares them all in the OpenAPI document, with the one Problem schema).
 
-    Any route: 400 (rules beyond the schema, malformed JSON, NUL in the address), 429 (rate limits
-    and admission) and 503 (transient outage). Authenticated: 401, 403, 404 (agents: 401, 404).
-    With parameters or a body: 422. Writes: 409 and 413.
+    Any route: 400 (rules beyond the schema, malformed JSON, NUL in the address), 409 (the target's
+    state: an image without data to download), 429 (rate limits and admission) and 503 (transient
+    outage). Authenticated: 401, 403, 404 (agents: 401, 404). With parameters or a body: 422.
+    Writes: 413.
     """
-    statuses = {400, 429, 503}
+    statuses = {400, 409, 429, 503}
     if permission != PUBLIC:
         statuses |= {401, 404} | ({403} if permission != AGENT else set())
     dependant = get_dependant(path=path, call=fn)
     if get_flat_params(dependant) or _has_body(dependant):
         statuses.add(422)
     if method not in ("GET", "HEAD", "OPTIONS"):
-        statuses |= {409, 413}
+        statuses.add(413)
     return statuses
 
 
