@@ -55,7 +55,7 @@ def run_schemathesis(url: str, token: str, report: Path, max_examples: int = MAX
         "--report", "junit", "--report-dir", str(report),
         *[arg for name in EXCLUDED for arg in ("--exclude-operation-id", name)],
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=report.parent,  # its cache too
                           env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
     return done.returncode, done.stdout + done.stderr
 
