@@ -68,13 +68,16 @@ def get_use_case(request: Request) -> UseCase:
 UC = Annotated[UseCase, Depends(get_use_case)]
 
 
+CURSOR_HELP = "next_cursor of the previous page (a cursor the API did not return is 400)."
+
+
 class Page:
     """Pagination query parameters (a plain value object: FastAPI builds it without a thread hop)."""
 
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
-        cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=200, description=CURSOR_HELP)] = None,
     ) -> None:
         if cursor is not None:
             decode_cursor(cursor)  # refuse a foreign cursor before any work (400)
@@ -84,7 +87,7 @@ class Page:
 
 async def _page(
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 100,
-    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page.")] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200, description=CURSOR_HELP)] = None,
 ) -> Page:
     return Page(limit, cursor)
 

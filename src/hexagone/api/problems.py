@@ -162,7 +162,28 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         return problem(request, 400, "Malformed JSON", "The request body is not valid JSON.", "malformed-json")
     code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
     detail = str(exc.detail) if exc.status_code != 404 else "There is nothing at this address."
-    return problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code)
+    headers = dict(exc.headers or {})  # Starlette's own headers go with the problem
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    response = problem(request, exc.status_code, detail if exc.status_code != 404 else "Not found", detail, code)
+    response.headers.update(headers)
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method served at this path (RFC 9110 Allow): Starlette names only the first matching
+    route's, and FastAPI registers one route per method."""
+    from hexagone.api.routing import flat_routes
+
+    by_template: dict[str, set[str]] = {}
+    for route in flat_routes(request.app.router.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            by_template.setdefault(route.path, set()).update(getattr(route, "methods", None) or ())
+    if not by_template:
+        return []
+    # /v1/hosts/join-tokens also matches /v1/hosts/{host_id}: the literal path is the resource meant
+    return sorted(by_template[min(by_template, key=lambda template: template.count("{"))])
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,16 +9,35 @@ response leaves, and rolls it back on any error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant, get_flat_params
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+
+from hexagone.api.schemas.common import Problem
 
 PUBLIC = "public"
 AGENT = "agent"  # authenticated by a host credential, not a user
 POLICIES: dict[tuple[str, str], str] = {}
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: status -> when a route answers it (the description each operation of the document carries).
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: a rule the schema cannot state (bad cursor, weak password, invalid SIREN, "
+         "unknown filter value), or malformed JSON.",
+    401: "No, wrong, expired or revoked credentials (or a second factor is required).",
+    403: "Visible but not allowed for your roles, over quota, or a restricted token.",
+    404: "Missing, or not yours (the same answer).",
+    409: "Conflict: name taken, wrong state, no valid host, Idempotency-Key reused for another request.",
+    413: "Request body over the size limit.",
+    422: "The request does not match the schema; `errors` lists each offending field.",
+    429: "Too many requests: slow down and retry after the Retry-After delay.",
+    503: "Temporarily unavailable (a backend or the database is busy or down): retry later.",
+}
 
 
 def _finish(session: Any, commit: bool) -> None:
@@ -59,15 +78,62 @@ def new_router(prefix: str, tag: str) -> APIRouter:
     return APIRouter(prefix=prefix, tags=[tag], route_class=TransactionalRoute)
 
 
+def flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route of an app, routers included (FastAPI keeps included routers as one entry each;
+    their effective routes carry the full path, methods, endpoint, response model, include_in_schema)."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            yield from flat_routes(candidates())
+        else:
+            yield route
+
+
+def _has_body(dependant: Dependant) -> bool:
+    return bool(dependant.body_params) or any(_has_body(d) for d in dependant.dependencies)
+
+
+def error_statuses(method: str, path: str, fn: Callable[..., Any], permission: str) -> set[int]:
+    """Every problem status a route can answer, derived from its method, parameters and permission
+    (``endpoint`` declares them all in the OpenAPI document, with the one Problem schema).
+
+    Any route: 400 (rules beyond the schema, malformed JSON, NUL in the address), 409 (the target's
+    state: an image without data to download), 429 (rate limits and admission) and 503 (transient
+    outage). Authenticated: 401, 403, 404 (agents: 401, 404). With parameters or a body: 422.
+    Writes: 413.
+    """
+    statuses = {400, 409, 429, 503}
+    if permission != PUBLIC:
+        statuses |= {401, 404} | ({403} if permission != AGENT else set())
+    dependant = get_dependant(path=path, call=fn)
+    if get_flat_params(dependant) or _has_body(dependant):
+        statuses.add(422)
+    if method not in ("GET", "HEAD", "OPTIONS"):
+        statuses.add(413)
+    return statuses
+
+
 def endpoint(
-    router: APIRouter, method: str, path: str, *, permission: str, status_code: int = 200, **kwargs: Any
+    router: APIRouter, method: str, path: str, *, permission: str, status_code: int = 200,
+    errors: Iterable[int] = (), produces: dict[str, dict[str, Any]] | None = None, **kwargs: Any
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a route with its permission (``PUBLIC`` for unauthenticated endpoints)."""
+    """Register a route with its permission (``PUBLIC`` for unauthenticated endpoints).
+
+    Pass ``response_model=`` (every JSON answer has one; 204 answers none), ``produces={media type:
+    schema}`` for bodies that are not JSON (or not only JSON), and ``errors=`` for problem statuses
+    beyond those derived by ``error_statuses`` (such as 401 from a public login).
+    """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         POLICIES[(method, router.prefix + path)] = permission
         fn.__hexagone_permission__ = permission  # type: ignore[attr-defined]
-        router.add_api_route(path, fn, methods=[method], status_code=status_code, **kwargs)
+        responses: dict[int | str, dict[str, Any]] = dict(kwargs.pop("responses", {}))
+        if produces:
+            success = responses.setdefault(status_code, {})
+            success.setdefault("content", {}).update({media: {"schema": schema} for media, schema in produces.items()})
+        for status in sorted(error_statuses(method, router.prefix + path, fn, permission) | set(errors)):
+            responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status], "model": Problem})
+        router.add_api_route(path, fn, methods=[method], status_code=status_code, responses=responses, **kwargs)
         return fn
 
     return decorate

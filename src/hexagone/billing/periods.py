@@ -13,6 +13,7 @@ workers (a segment never starts before the previous one: times are made monotoni
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -57,11 +58,16 @@ def month_of(t: dt.datetime) -> Period:
     return Period(start, end)
 
 
+#: The months billing knows (also the API's schema pattern): 2000-01 to 2999-12.
+MONTH_REGEX = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = re.compile(MONTH_REGEX)
+
+
 def parse_month(label: str) -> Period:
     """``"2026-03"`` -> March 2026 (UTC). Raises ValueError on anything else."""
+    if not MONTH_PATTERN.match(label):
+        raise ValueError(f"A month is written YYYY-MM, from 2000-01 to 2999-12, not {label!r}.")
     year, _, month = label.partition("-")
-    if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()):
-        raise ValueError(f"a month is written YYYY-MM, not {label!r}")
     return month_of(dt.datetime(int(year), int(month), 1, tzinfo=UTC))
 
 

@@ -243,6 +243,9 @@ class Upload:
     limit: int
 
 
+EMPTY_UPLOAD = "The upload is empty: send the image's bytes as the request body (application/octet-stream)."
+
+
 def begin_upload(uc: UseCase, image_id: str, content_length: int | None) -> Upload:
     """Check the caller may upload, then end the (read-only so far) transaction: no database lock
     is held while the bytes flow. ``finish_upload`` opens the next one."""
@@ -251,6 +254,8 @@ def begin_upload(uc: UseCase, image_id: str, content_length: int | None) -> Uplo
         raise Conflict(f"Image {image.name} is {image.status}; only a queued image accepts data. "
                        "Create a new image record to upload again.")
     limit = max_upload_bytes(uc.settings)
+    if content_length == 0:
+        raise InvalidInput(EMPTY_UPLOAD)
     if content_length is not None and content_length > limit:
         raise PayloadTooLarge(f"The image is over the {limit}-byte upload limit; upload a smaller image.")
     directory = image_dir(uc.settings, image.id)
@@ -295,7 +300,11 @@ async def receive(upload: Upload, chunks: AsyncIterator[bytes]) -> tuple[int, st
 
 
 def finish_upload(uc: UseCase, upload: Upload, size: int, checksum: str) -> Image:
-    """Inspect the received file and make the image ``active``, or ``killed`` (raising ImageRefused)."""
+    """Inspect the received file and make the image ``active``, or ``killed`` (raising ImageRefused).
+    An empty upload is refused and the image stays ``queued``: there is nothing to boot from."""
+    if size == 0:
+        upload.path.unlink(missing_ok=True)
+        raise InvalidInput(EMPTY_UPLOAD)
     try:
         claim = update(Image).where(Image.id == upload.image_id, Image.status == "queued").values(
             status="saving", updated_at=uc.now

@@ -10,6 +10,8 @@ from fastapi.responses import Response
 
 from hexagone.api.deps import UC
 from hexagone.api.routing import endpoint, new_router
+from hexagone.api.schemas import Rfc3339
+from hexagone.api.schemas.audit import AnchorOut, AuditEventPage, VerifyOut
 from hexagone.audit import queries
 from hexagone.audit.service import (
     ANCHOR_KEY,
@@ -31,17 +33,22 @@ def _filters(org_id: str | None, action: str | None, actor_user_id: str | None, 
             "result": result, "since": since, "until": until}
 
 
+EXPORT_MEDIA = {"application/x-ndjson": {"type": "string", "description": "One JSON record per line."},
+                "text/csv": {"type": "string"}}
+#: The largest audit sequence number (a signed 64-bit integer in both databases).
+MAX_SEQ = 2**63 - 1
+When = Annotated[Rfc3339 | None, Query(description="RFC 3339 with its offset, such as 2026-01-01T00:00:00Z.")]
 Str36 = Annotated[str | None, Query(max_length=36)]
 Str64 = Annotated[str | None, Query(max_length=64)]
 
 
-@endpoint(router, "GET", "/events", permission="audit.read")
+@endpoint(router, "GET", "/events", permission="audit.read", response_model=AuditEventPage)
 def list_events(
     uc: UC,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="next_cursor of the previous page.")] = None,
     org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
-    result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+    result: Str64 = None, since: When = None, until: When = None,
 ) -> dict[str, Any]:
     """Records touching your subtree, oldest first; ``next_cursor`` continues."""
     items, nxt = queries.query(uc, limit, cursor,
@@ -49,12 +56,12 @@ def list_events(
     return {"items": items, "next_cursor": str(nxt) if nxt else None}
 
 
-@endpoint(router, "GET", "/export", permission="audit.read")
+@endpoint(router, "GET", "/export", permission="audit.read", response_class=Response, produces=EXPORT_MEDIA)
 def export(
     uc: UC,
     format: Annotated[Literal["jsonl", "csv"], Query()] = "jsonl",  # noqa: A002
     org_id: Str36 = None, action: Str64 = None, actor_user_id: Str36 = None, resource_id: Str64 = None,
-    result: Str64 = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+    result: Str64 = None, since: When = None, until: When = None,
 ) -> Response:
     """Your whole visible trail as JSON lines or CSV (each record carries its hash links)."""
     filters = _filters(org_id, action, actor_user_id, resource_id, result, since, until)
@@ -86,20 +93,20 @@ def _verified(uc: Any, given_anchor: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-@endpoint(router, "GET", "/verify", permission="audit.verify")
+@endpoint(router, "GET", "/verify", permission="audit.verify", response_model=VerifyOut)
 def verify(uc: UC) -> dict[str, Any]:
     """Walk the whole chain (operator only): reports the first modified, missing or truncated record."""
     return _verified(uc, None)
 
 
-@endpoint(router, "POST", "/verify", permission="audit.verify")
+@endpoint(router, "POST", "/verify", permission="audit.verify", response_model=VerifyOut)
 def verify_against_anchor(uc: UC, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Walk the whole chain and check it against an anchor made earlier (``POST /v1/audit/anchor``):
     a rewritten or removed stretch up to the anchor is caught even if its hashes were recomputed."""
     return _verified(uc, body)
 
 
-@endpoint(router, "POST", "/anchor", permission="audit.verify", status_code=201)
+@endpoint(router, "POST", "/anchor", permission="audit.verify", status_code=201, response_model=AnchorOut)
 def make_anchor(uc: UC) -> dict[str, Any]:
     """Record an ``audit.anchor`` event and answer the new head (seq, hash, time) with its MAC. Keep
     the answer outside this region's database (``hexagone audit anchor --output-file``)."""

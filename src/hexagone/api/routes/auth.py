@@ -11,12 +11,13 @@ from hexagone.api.deps import UC
 from hexagone.api.problems import error_response
 from hexagone.api.routing import PUBLIC, endpoint, new_router
 from hexagone.api.schemas import LoginIn, PasswordChangeIn, TotpConfirmIn, user_out
+from hexagone.api.schemas.identity import LoginOut, TotpBegin, TotpConfirmed, WhoAmI
 from hexagone.identity import auth
 
 router = new_router("/v1/auth", "auth")
 
 
-@endpoint(router, "POST", "/login", permission=PUBLIC)
+@endpoint(router, "POST", "/login", permission=PUBLIC, status_code=201, errors=(401,), response_model=LoginOut)
 def login(body: LoginIn, uc: UC, request: Request) -> Any:
     """Exchange a login and password (and TOTP code) for a bearer token."""
     request.state.commit_anyway = True  # a failed attempt's audit record and counter must persist
@@ -46,7 +47,7 @@ def logout(uc: UC) -> None:
     auth.logout(uc, uc.extras.get("token"))
 
 
-@endpoint(router, "GET", "/whoami", permission="self.read")
+@endpoint(router, "GET", "/whoami", permission="self.read", response_model=WhoAmI)
 def whoami(uc: UC) -> dict[str, Any]:
     p = uc.require_principal()
     from hexagone.db.models import Organisation, User
@@ -66,14 +67,14 @@ def whoami(uc: UC) -> dict[str, Any]:
     }
 
 
-@endpoint(router, "POST", "/totp", permission="self.update", status_code=201)
+@endpoint(router, "POST", "/totp", permission="self.update", status_code=201, response_model=TotpBegin)
 def totp_begin(uc: UC) -> dict[str, Any]:
     """Start TOTP enrolment: returns the secret and an otpauth:// URI for an authenticator app."""
     secret, uri = auth.totp_begin(uc)
     return {"secret": secret, "otpauth_uri": uri}
 
 
-@endpoint(router, "POST", "/totp/confirm", permission="self.update")
+@endpoint(router, "POST", "/totp/confirm", permission="self.update", response_model=TotpConfirmed)
 def totp_confirm(body: TotpConfirmIn, uc: UC) -> dict[str, Any]:
     """Finish enrolment with a current code; returns ten single-use recovery codes, shown once."""
     return {"recovery_codes": auth.totp_confirm(uc, body.code),

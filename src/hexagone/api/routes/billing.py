@@ -6,14 +6,33 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from hexagone.api.deps import UC, IdemKey
 from hexagone.api.idempotency import run_create
 from hexagone.api.routing import endpoint, new_router
-from hexagone.api.schemas import Strict
+from hexagone.api.schemas import Rfc3339, Strict
+from hexagone.api.schemas.billing import (
+    BudgetEventList,
+    BudgetList,
+    BudgetOut,
+    CreditGranted,
+    CreditLedger,
+    InvoiceDocument,
+    InvoiceList,
+    InvoiceSummary,
+    PeriodClosed,
+    PriceList,
+    PriceOut,
+    QuoteOut,
+    Reconciled,
+    RevenueReport,
+    RuleList,
+    RuleOut,
+    UsageOut,
+)
 from hexagone.billing import (
     budgets,
     credits,
@@ -39,11 +58,16 @@ Decimalish = Annotated[
     Field(
         min_length=1,
         max_length=30,
-        pattern=r"^\d+(\.\d+)?$",
-        description='A decimal number as a string, e.g. "0.0125".',
+        pattern=r"^\d{1,12}(\.\d{1,6})?$",
+        description='A decimal number as a string, e.g. "0.0125" (12 digits, then up to 6 decimals).',
     ),
 ]
-Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC).")]
+Threshold = Annotated[int, Field(ge=1, le=1000, description="A percentage of the budget.")]
+#: What GET /invoices/{id}/document sends, by ``format``.
+INVOICE_MEDIA = {"application/pdf": {"type": "string", "format": "binary"}, "application/xml": {"type": "string"},
+                 "text/csv": {"type": "string"}, "application/json": {"$ref": "#/components/schemas/InvoiceDocument"}}
+Month = Annotated[str, Query(pattern=periods.MONTH_REGEX, description="YYYY-MM (UTC), 2000-01 to 2999-12.")]
+MonthPath = Annotated[str, Path(pattern=periods.MONTH_REGEX, description="YYYY-MM (UTC), 2000-01 to 2999-12.")]
 
 
 class PriceIn(Strict):
@@ -53,7 +77,7 @@ class PriceIn(Strict):
         description="instance.<flavor>, volume.gb, object.gb, image.gb, ip.public or egress.gb",
     )
     price: Decimalish
-    effective_from: AwareDatetime | None = None
+    effective_from: Rfc3339 | None = None
     bill_stopped: bool = False
 
 
@@ -64,13 +88,14 @@ class RuleIn(Strict):
     product: str = Field("", max_length=120)
     region: str = Field("", max_length=63)
     customer_org_id: str = Field("", max_length=36)
-    effective_from: AwareDatetime | None = None
+    effective_from: Rfc3339 | None = None
 
 
 class CreditNoteIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
-    lines: dict[int, Decimalish] | None = Field(
-        None, description="Line position -> net amount; omit for all."
+    lines: dict[Annotated[int, Field(ge=1, le=100_000)], Decimalish] | None = Field(
+        None, description="Line position -> net amount; omit for all.",
+        json_schema_extra={"propertyNames": {"pattern": r"^(100000|[1-9][0-9]{0,4})$"}},
     )
     key: str | None = Field(None, max_length=100, description="Idempotency key for this credit note.")
 
@@ -86,7 +111,7 @@ class BudgetIn(Strict):
     project_id: str | None = Field(None, max_length=36)
     name: str = Field(min_length=1, max_length=100)
     amount: Decimalish
-    thresholds: list[int] | None = Field(None, max_length=20)
+    thresholds: list[Threshold] | None = Field(None, max_length=20)
     hard_stop: bool = False
     webhook_url: str = Field("", max_length=500)
 
@@ -94,7 +119,7 @@ class BudgetIn(Strict):
 class BudgetPatch(Strict):
     name: str | None = Field(None, min_length=1, max_length=100)
     amount: Decimalish | None = None
-    thresholds: list[int] | None = Field(None, max_length=20)
+    thresholds: list[Threshold] | None = Field(None, max_length=20)
     hard_stop: bool | None = None
     webhook_url: str | None = Field(None, max_length=500)
 
@@ -192,7 +217,7 @@ def invoice_document(uc: UC, invoice_id: str) -> dict[str, Any]:
     return doc
 
 
-@endpoint(router, "GET", "/quote", permission="flavor.read")
+@endpoint(router, "GET", "/quote", permission="flavor.read", response_model=QuoteOut)
 def quote(
     uc: UC,
     flavor: Annotated[str, Query(max_length=100)],
@@ -204,14 +229,14 @@ def quote(
     return pricing.quote(uc, flavor, region, org_id)
 
 
-@endpoint(router, "GET", "/prices", permission="region.read")
+@endpoint(router, "GET", "/prices", permission="region.read", response_model=PriceList)
 def list_prices(uc: UC, region: Annotated[str | None, Query(max_length=63)] = None) -> dict[str, Any]:
     """The operator's wholesale price list (every effective date)."""
     uc.authorize_operator(org_target(root_org(uc)), "billing.read", doing="read the wholesale price list")
     return {"items": [price_out(p) for p in pricing.list_prices(uc, region)]}
 
 
-@endpoint(router, "POST", "/prices", permission="billing.write", status_code=201)
+@endpoint(router, "POST", "/prices", permission="billing.write", status_code=201, response_model=PriceOut)
 def set_price(body: PriceIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Set a wholesale price from ``effective_from`` (default now; never in the past)."""
     return run_create(uc, idem, "POST", request.url.path, body, lambda: price_out(
@@ -219,12 +244,12 @@ def set_price(body: PriceIn, uc: UC, request: Request, idem: IdemKey = None) -> 
     ))
 
 
-@endpoint(router, "GET", "/rules", permission="billing.read")
+@endpoint(router, "GET", "/rules", permission="billing.read", response_model=RuleList)
 def list_rules(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str, Any]:
     return {"items": [rule_out(r) for r in pricing.list_rules(uc, org_id)]}
 
 
-@endpoint(router, "POST", "/rules", permission="billing.write", status_code=201)
+@endpoint(router, "POST", "/rules", permission="billing.write", status_code=201, response_model=RuleOut)
 def set_rule(body: RuleIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """A retail rule of the operator (for its direct customers) or of a reseller."""
     return run_create(uc, idem, "POST", request.url.path, body, lambda: rule_out(
@@ -241,14 +266,14 @@ def set_rule(body: RuleIn, uc: UC, request: Request, idem: IdemKey = None) -> An
     ))
 
 
-@endpoint(router, "GET", "/usage", permission="billing.read")
+@endpoint(router, "GET", "/usage", permission="billing.read", response_model=UsageOut)
 def usage(uc: UC, org_id: Annotated[str, Query(max_length=36)], month: Month | None = None) -> dict[str, Any]:
     """Rated usage of the month so far, at the price the organisation pays (net of VAT)."""
     return reports.usage(uc, org_id, _month(month, uc.now))
 
 
-@endpoint(router, "POST", "/periods/{month}/close", permission="billing.write")
-def close_period(month: str, uc: UC) -> dict[str, Any]:
+@endpoint(router, "POST", "/periods/{month}/close", permission="billing.write", response_model=PeriodClosed)
+def close_period(month: MonthPath, uc: UC) -> dict[str, Any]:
     """Issue every invoice of a finished month (operator; idempotent)."""
     result = invoicing.close_period(uc, _month(month, uc.now))
     return {
@@ -263,7 +288,7 @@ def close_period(month: str, uc: UC) -> dict[str, Any]:
     }
 
 
-@endpoint(router, "POST", "/reconcile", permission="billing.write")
+@endpoint(router, "POST", "/reconcile", permission="billing.write", response_model=Reconciled)
 def reconcile(uc: UC) -> dict[str, Any]:
     """Compare metered and stored instance states; record corrections (operator)."""
     uc.authorize_operator(org_target(root_org(uc)), "billing.write", doing="reconcile metering")
@@ -275,14 +300,14 @@ def reconcile(uc: UC) -> dict[str, Any]:
     }
 
 
-@endpoint(router, "GET", "/invoices", permission="billing.read")
+@endpoint(router, "GET", "/invoices", permission="billing.read", response_model=InvoiceList)
 def list_invoices(
     uc: UC,
     org_id: Annotated[str, Query(max_length=36)],
     role: Literal["account", "issuer"] = "account",
     month: Month | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Invoices addressed to ``org_id`` (or, with role=issuer, issued by it)."""
     period = _month(month, uc.now) if month else None
@@ -293,12 +318,14 @@ def list_invoices(
     }
 
 
-@endpoint(router, "GET", "/invoices/{invoice_id}", permission="billing.read")
+@endpoint(router, "GET", "/invoices/{invoice_id}", permission="billing.read",
+          response_model=InvoiceDocument)
 def get_invoice(invoice_id: str, uc: UC) -> dict[str, Any]:
     return invoice_document(uc, invoice_id)
 
 
-@endpoint(router, "GET", "/invoices/{invoice_id}/document", permission="billing.read")
+@endpoint(router, "GET", "/invoices/{invoice_id}/document", permission="billing.read", response_class=Response,
+          produces=INVOICE_MEDIA)
 def invoice_file(invoice_id: str, uc: UC, format: Literal["pdf", "xml", "csv", "json"] = "pdf") -> Response:
     """The invoice as a Factur-X PDF (XML embedded), the bare Factur-X XML, CSV or JSON."""
     doc = invoice_document(uc, invoice_id)
@@ -318,7 +345,8 @@ def invoice_file(invoice_id: str, uc: UC, format: Literal["pdf", "xml", "csv", "
     return Response(json.dumps(doc, default=str), media_type="application/json", headers=headers)
 
 
-@endpoint(router, "POST", "/invoices/{invoice_id}/credit-notes", permission="billing.write", status_code=201)
+@endpoint(router, "POST", "/invoices/{invoice_id}/credit-notes", permission="billing.write", status_code=201,
+          response_model=InvoiceSummary)
 def credit_note(invoice_id: str, body: CreditNoteIn, uc: UC) -> dict[str, Any]:
     """Correct an issued invoice with a credit note (never an edit)."""
     note = invoicing.credit_note(
@@ -327,7 +355,8 @@ def credit_note(invoice_id: str, body: CreditNoteIn, uc: UC) -> dict[str, Any]:
     return invoice_summary(note)
 
 
-@endpoint(router, "POST", "/credits", permission="billing.write", status_code=201)
+@endpoint(router, "POST", "/credits", permission="billing.write", status_code=201,
+          response_model=CreditGranted)
 def grant_credit(body: CreditIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Grant prepaid credit to a billing account (by its issuer). Send an Idempotency-Key: a retried
     grant must not credit twice."""
@@ -344,7 +373,7 @@ def grant_credit(body: CreditIn, uc: UC, request: Request, idem: IdemKey = None)
     return run_create(uc, idem, "POST", request.url.path, body, grant)
 
 
-@endpoint(router, "GET", "/credits", permission="billing.read")
+@endpoint(router, "GET", "/credits", permission="billing.read", response_model=CreditLedger)
 def credit_ledger(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str, Any]:
     entries = credits.ledger(uc, org_id)
     return {
@@ -362,7 +391,7 @@ def credit_ledger(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[
     }
 
 
-@endpoint(router, "POST", "/budgets", permission="billing.write", status_code=201)
+@endpoint(router, "POST", "/budgets", permission="billing.write", status_code=201, response_model=BudgetOut)
 def create_budget(body: BudgetIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     return run_create(uc, idem, "POST", request.url.path, body, lambda: budget_out(
         budgets.create(
@@ -378,7 +407,7 @@ def create_budget(body: BudgetIn, uc: UC, request: Request, idem: IdemKey = None
     ))
 
 
-@endpoint(router, "GET", "/budgets", permission="billing.read")
+@endpoint(router, "GET", "/budgets", permission="billing.read", response_model=BudgetList)
 def list_budgets(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[str, Any]:
     return {
         "items": [
@@ -388,23 +417,25 @@ def list_budgets(uc: UC, org_id: Annotated[str, Query(max_length=36)]) -> dict[s
     }
 
 
-@endpoint(router, "PATCH", "/budgets/{budget_id}", permission="billing.write")
+@endpoint(router, "PATCH", "/budgets/{budget_id}", permission="billing.write", response_model=BudgetOut)
 def update_budget(budget_id: str, body: BudgetPatch, uc: UC) -> dict[str, Any]:
     return budget_out(budgets.update(uc, budget_id, body.model_dump(exclude_unset=True)))
 
 
-@endpoint(router, "GET", "/budgets/{budget_id}/events", permission="billing.read")
+@endpoint(router, "GET", "/budgets/{budget_id}/events", permission="billing.read",
+          response_model=BudgetEventList)
 def budget_events(budget_id: str, uc: UC) -> dict[str, Any]:
     return events_out(uc, budgets.events_of(uc, budget_id))
 
 
-@endpoint(router, "POST", "/budgets/evaluate", permission="billing.write")
+@endpoint(router, "POST", "/budgets/evaluate", permission="billing.write", response_model=BudgetEventList)
 def evaluate_budgets(uc: UC) -> dict[str, Any]:
     """Record newly crossed thresholds (operator; also run periodically)."""
     return events_out(uc, budgets.evaluate(uc))
 
 
-@endpoint(router, "GET", "/reports/revenue", permission="billing.read")
+@endpoint(router, "GET", "/reports/revenue", permission="billing.read", produces={"text/csv": {"type": "string"}},
+          response_model=RevenueReport)
 def revenue(
     uc: UC,
     org_id: Annotated[str, Query(max_length=36)],

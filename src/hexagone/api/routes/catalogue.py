@@ -14,6 +14,19 @@ from hexagone.api.idempotency import run_create
 from hexagone.api.problems import error_response
 from hexagone.api.routing import endpoint, new_router
 from hexagone.api.schemas import Strict
+from hexagone.api.schemas.catalogue import (
+    FlavorAccessOut,
+    FlavorAccessPage,
+    FlavorOut,
+    FlavorPage,
+    ImageMemberOut,
+    ImageMemberPage,
+    ImageOut,
+    ImagePage,
+    KeypairCreated,
+    KeypairOut,
+    KeypairPage,
+)
 from hexagone.compute import flavors, images, keypairs
 from hexagone.errors import InvalidInput
 
@@ -23,7 +36,8 @@ FlavorName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-
 KeyName = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]*$")
 Visibility = Literal["private", "shared", "public"]
 PropKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-PropValue = Annotated[str, StringConstraints(max_length=4096)] | int | float | bool | None
+PropInt = Annotated[int, Field(ge=-(2**53), le=2**53)]
+PropValue = Annotated[str, StringConstraints(max_length=4096)] | PropInt | float | bool | None
 Properties = Annotated[dict[PropKey, PropValue], Field(max_length=128)]
 
 
@@ -71,6 +85,11 @@ class ImagePatch(Strict):
     properties: Properties | None = None
 
 
+#: PUT /v1/images/{id}/file reads the raw stream itself: the document states the body it accepts.
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}}
+
+
 def flavor_out(f: Any) -> dict[str, Any]:
     return {"id": f.id, "name": f.name, "vcpus": f.vcpus, "ram_mb": f.ram_mb, "disk_gb": f.disk_gb,
             "description": f.description, "is_public": f.is_public, "disabled": f.disabled,
@@ -79,20 +98,20 @@ def flavor_out(f: Any) -> dict[str, Any]:
 
 # --- flavors -------------------------------------------------------------------------------------
 
-@endpoint(router, "POST", "/flavors", permission="flavor.create", status_code=201)
+@endpoint(router, "POST", "/flavors", permission="flavor.create", status_code=201, response_model=FlavorOut)
 def create_flavor(body: FlavorIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Add a flavor to the catalogue (operator only). Sizes never change afterwards."""
     return run_create(uc, idem, "POST", request.url.path, body,
                       lambda: flavor_out(flavors.create_flavor(uc, body.model_dump())))
 
 
-@endpoint(router, "GET", "/flavors", permission="flavor.read")
+@endpoint(router, "GET", "/flavors", permission="flavor.read", response_model=FlavorPage)
 def list_flavors(
     uc: UC, page: PageQ,
     name: Annotated[str | None, Query(max_length=100)] = None,
-    min_vcpus: Annotated[int | None, Query(ge=1)] = None,
-    min_ram_mb: Annotated[int | None, Query(ge=1)] = None,
-    min_disk_gb: Annotated[int | None, Query(ge=1)] = None,
+    min_vcpus: Annotated[int | None, Query(ge=1, le=1024)] = None,
+    min_ram_mb: Annotated[int | None, Query(ge=1, le=16 * 1024 * 1024)] = None,
+    min_disk_gb: Annotated[int | None, Query(ge=1, le=65536)] = None,
 ) -> dict[str, Any]:
     """Public flavors and those shared with your organisation or one above it."""
     filters = {"name": name, "min_vcpus": min_vcpus, "min_ram_mb": min_ram_mb, "min_disk_gb": min_disk_gb}
@@ -100,13 +119,13 @@ def list_flavors(
     return page_body([flavor_out(f) for f in items], cursor)
 
 
-@endpoint(router, "GET", "/flavors/{flavor_id}", permission="flavor.read")
+@endpoint(router, "GET", "/flavors/{flavor_id}", permission="flavor.read", response_model=FlavorOut)
 def get_flavor(flavor_id: str, uc: UC) -> dict[str, Any]:
     """One flavor, by id or name."""
     return flavor_out(flavors.get_flavor(uc, flavor_id))
 
 
-@endpoint(router, "PATCH", "/flavors/{flavor_id}", permission="flavor.update")
+@endpoint(router, "PATCH", "/flavors/{flavor_id}", permission="flavor.update", response_model=FlavorOut)
 def update_flavor(flavor_id: str, body: FlavorPatch, uc: UC) -> dict[str, Any]:
     return flavor_out(flavors.update_flavor(uc, flavor_id, body.model_dump(exclude_unset=True)))
 
@@ -117,13 +136,15 @@ def delete_flavor(flavor_id: str, uc: UC) -> None:
     flavors.delete_flavor(uc, flavor_id)
 
 
-@endpoint(router, "GET", "/flavors/{flavor_id}/access", permission="flavor.update")
+@endpoint(router, "GET", "/flavors/{flavor_id}/access", permission="flavor.update",
+          response_model=FlavorAccessPage)
 def list_flavor_access(flavor_id: str, uc: UC) -> dict[str, Any]:
     rows = flavors.list_access(uc, flavor_id)
     return page_body([{"flavor_id": a.flavor_id, "org_id": a.org_id} for a in rows], None)
 
 
-@endpoint(router, "POST", "/flavors/{flavor_id}/access", permission="flavor.update", status_code=201)
+@endpoint(router, "POST", "/flavors/{flavor_id}/access", permission="flavor.update", status_code=201,
+          response_model=FlavorAccessOut)
 def add_flavor_access(flavor_id: str, body: OrgRef, uc: UC) -> dict[str, Any]:
     """Share a restricted flavor with an organisation and its whole subtree."""
     access = flavors.add_access(uc, flavor_id, body.org_id)
@@ -138,7 +159,8 @@ def remove_flavor_access(flavor_id: str, org_id: str, uc: UC) -> None:
 
 # --- keypairs ------------------------------------------------------------------------------------
 
-@endpoint(router, "POST", "/keypairs", permission="keypair.create", status_code=201)
+@endpoint(router, "POST", "/keypairs", permission="keypair.create", status_code=201,
+          response_model=KeypairCreated)
 def create_keypair(body: KeypairIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Import ``public_key``, or generate an ed25519 keypair when it is absent: the answer then holds
     ``private_key``, shown this once and stored nowhere (an idempotent replay answers it as null and
@@ -152,7 +174,7 @@ def create_keypair(body: KeypairIn, uc: UC, request: Request, idem: IdemKey = No
     return run_create(uc, idem, "POST", request.url.path, body, create, secret_fields=("private_key",))
 
 
-@endpoint(router, "GET", "/keypairs", permission="keypair.read")
+@endpoint(router, "GET", "/keypairs", permission="keypair.read", response_model=KeypairPage)
 def list_keypairs(
     uc: UC, page: PageQ, name: Annotated[str | None, Query(max_length=255)] = None
 ) -> dict[str, Any]:
@@ -161,7 +183,7 @@ def list_keypairs(
     return page_body([keypairs.keypair_out(k) for k in items], cursor)
 
 
-@endpoint(router, "GET", "/keypairs/{name}", permission="keypair.read")
+@endpoint(router, "GET", "/keypairs/{name}", permission="keypair.read", response_model=KeypairOut)
 def get_keypair(name: str, uc: UC) -> dict[str, Any]:
     return keypairs.keypair_out(keypairs.get_keypair(uc, name))
 
@@ -173,14 +195,14 @@ def delete_keypair(name: str, uc: UC) -> None:
 
 # --- images --------------------------------------------------------------------------------------
 
-@endpoint(router, "POST", "/images", permission="image.create", status_code=201)
+@endpoint(router, "POST", "/images", permission="image.create", status_code=201, response_model=ImageOut)
 def create_image(body: ImageIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Create an image record (``queued``) owned by your organisation; then PUT its data to /file."""
     return run_create(uc, idem, "POST", request.url.path, body,
                       lambda: images.image_out(images.create_image(uc, body.model_dump())))
 
 
-@endpoint(router, "GET", "/images", permission="image.read")
+@endpoint(router, "GET", "/images", permission="image.read", response_model=ImagePage)
 def list_images(
     uc: UC, page: PageQ,
     name: Annotated[str | None, Query(max_length=255)] = None,
@@ -198,12 +220,12 @@ def list_images(
     return page_body([images.image_out(i) for i in items], cursor)
 
 
-@endpoint(router, "GET", "/images/{image_id}", permission="image.read")
+@endpoint(router, "GET", "/images/{image_id}", permission="image.read", response_model=ImageOut)
 def get_image(image_id: str, uc: UC) -> dict[str, Any]:
     return images.image_out(images.get_image(uc, image_id))
 
 
-@endpoint(router, "PATCH", "/images/{image_id}", permission="image.update")
+@endpoint(router, "PATCH", "/images/{image_id}", permission="image.update", response_model=ImageOut)
 def update_image(image_id: str, body: ImagePatch, uc: UC) -> dict[str, Any]:
     """Change name, minimums, properties (replaced whole), protection or visibility (public: operator)."""
     return images.image_out(images.update_image(uc, image_id, body.model_dump(exclude_unset=True)))
@@ -214,7 +236,8 @@ def delete_image(image_id: str, uc: UC) -> None:
     images.delete_image(uc, image_id)
 
 
-@endpoint(router, "PUT", "/images/{image_id}/file", permission="image.update")
+@endpoint(router, "PUT", "/images/{image_id}/file", permission="image.update", openapi_extra=UPLOAD_BODY,
+          response_model=ImageOut)
 async def upload_image(image_id: str, uc: UC, request: Request) -> Any:
     """Upload the image data (raw bytes, streamed). It is inspected before the image turns active;
     a refused image is killed and its data removed."""
@@ -231,7 +254,8 @@ async def upload_image(image_id: str, uc: UC, request: Request) -> Any:
     return images.image_out(image)
 
 
-@endpoint(router, "GET", "/images/{image_id}/file", permission="image.read")
+@endpoint(router, "GET", "/images/{image_id}/file", permission="image.read", response_class=FileResponse,
+          produces={"application/octet-stream": {"type": "string", "format": "binary"}})
 def download_image(image_id: str, uc: UC) -> FileResponse:
     """The image data, streamed from disk; ``Repr-Digest`` carries its SHA-256."""
     image, path = images.download(uc, image_id)
@@ -240,26 +264,30 @@ def download_image(image_id: str, uc: UC) -> FileResponse:
                         headers={"Repr-Digest": images.digest_header(image)})
 
 
-@endpoint(router, "GET", "/images/{image_id}/members", permission="image.read")
+@endpoint(router, "GET", "/images/{image_id}/members", permission="image.read",
+          response_model=ImageMemberPage)
 def list_image_members(image_id: str, uc: UC) -> dict[str, Any]:
     rows = images.list_members(uc, image_id)
     return page_body([images.member_out(m) for m in rows], None)
 
 
-@endpoint(router, "POST", "/images/{image_id}/members", permission="image.update", status_code=201)
+@endpoint(router, "POST", "/images/{image_id}/members", permission="image.update", status_code=201,
+          response_model=ImageMemberOut)
 def add_image_member(image_id: str, body: OrgRef, uc: UC) -> dict[str, Any]:
     """Offer a ``shared`` image to one organisation (its members see it once that organisation
     accepts; its subtree does not). The membership is ``pending`` until then."""
     return images.member_out(images.add_member(uc, image_id, body.org_id))
 
 
-@endpoint(router, "POST", "/images/{image_id}/members/{org_id}/accept", permission="image.create")
+@endpoint(router, "POST", "/images/{image_id}/members/{org_id}/accept", permission="image.create",
+          response_model=ImageMemberOut)
 def accept_image_member(image_id: str, org_id: str, uc: UC) -> dict[str, Any]:
     """The receiving organisation accepts an image offered to it: listed, found by name, bootable."""
     return images.member_out(images.set_member_status(uc, image_id, org_id, "accepted"))
 
 
-@endpoint(router, "POST", "/images/{image_id}/members/{org_id}/reject", permission="image.create")
+@endpoint(router, "POST", "/images/{image_id}/members/{org_id}/reject", permission="image.create",
+          response_model=ImageMemberOut)
 def reject_image_member(image_id: str, org_id: str, uc: UC) -> dict[str, Any]:
     """The receiving organisation rejects an image offered to it (it can accept it later)."""
     return images.member_out(images.set_member_status(uc, image_id, org_id, "rejected"))

@@ -11,6 +11,14 @@ from hexagone.api.deps import UC, IdemKey, PageQ, page_body
 from hexagone.api.idempotency import run_create
 from hexagone.api.routing import endpoint, new_router
 from hexagone.api.schemas import Strict
+from hexagone.api.schemas.compute import (
+    ConsoleOut,
+    InstanceOut,
+    InstancePage,
+    QuotaOut,
+    ServerGroupOut,
+    ServerGroupPage,
+)
 from hexagone.authz.policy import Target
 from hexagone.compute import instances, quotas
 from hexagone.db.compute_models import InstanceConsole
@@ -55,7 +63,8 @@ def _out(uc: Any, inst: Any) -> dict[str, Any]:
     return instances.instance_out(inst, up.get(inst.host_id, True) if inst.host_id else True)
 
 
-@endpoint(router, "POST", "/instances", permission="compute.create", status_code=202)
+@endpoint(router, "POST", "/instances", permission="compute.create", status_code=202,
+          response_model=InstanceOut)
 def create_instance(body: InstanceIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Create an instance: placed now (atomically, within quota and residency), booted by its host's
     agent. Answers 202 with state BUILDING; poll until RUNNING (or ERROR with a reason)."""
@@ -70,7 +79,7 @@ def create_instance(body: InstanceIn, uc: UC, request: Request, idem: IdemKey = 
     )
 
 
-@endpoint(router, "GET", "/instances", permission="compute.read")
+@endpoint(router, "GET", "/instances", permission="compute.read", response_model=InstancePage)
 def list_instances(
     uc: UC,
     page: PageQ,
@@ -86,23 +95,26 @@ def list_instances(
     return page_body([instances.instance_out(i, up.get(i.host_id, True) if i.host_id else True) for i in items], cursor)
 
 
-@endpoint(router, "GET", "/instances/{instance_id}", permission="compute.read")
+@endpoint(router, "GET", "/instances/{instance_id}", permission="compute.read", response_model=InstanceOut)
 def get_instance(instance_id: str, uc: UC) -> dict[str, Any]:
     return _out(uc, instances.get_instance(uc, instance_id))
 
 
-@endpoint(router, "POST", "/instances/{instance_id}/action", permission="compute.action", status_code=202)
+@endpoint(router, "POST", "/instances/{instance_id}/action", permission="compute.action", status_code=202,
+          response_model=InstanceOut)
 def instance_action(instance_id: str, body: ActionIn, uc: UC) -> dict[str, Any]:
     """start, stop (graceful, then forced after a timeout) or reboot."""
     return _out(uc, instances.action(uc, instance_id, body.action))
 
 
-@endpoint(router, "DELETE", "/instances/{instance_id}", permission="compute.delete", status_code=202)
+@endpoint(router, "DELETE", "/instances/{instance_id}", permission="compute.delete", status_code=202,
+          response_model=InstanceOut)
 def delete_instance(instance_id: str, uc: UC) -> dict[str, Any]:
     return _out(uc, instances.action(uc, instance_id, "delete"))
 
 
-@endpoint(router, "GET", "/instances/{instance_id}/console", permission="compute.read")
+@endpoint(router, "GET", "/instances/{instance_id}/console", permission="compute.read",
+          response_model=ConsoleOut)
 def console(instance_id: str, uc: UC, tail: Annotated[int, Query(ge=1, le=65536)] = 16384) -> dict[str, Any]:
     """The tail of the serial console, as last reported by the host (a few seconds old at most)."""
     inst = instances.get_instance(uc, instance_id)
@@ -111,7 +123,7 @@ def console(instance_id: str, uc: UC, tail: Annotated[int, Query(ge=1, le=65536)
     return {"instance_id": inst.id, "output": text, "updated_at": row.updated_at if row else None}
 
 
-@endpoint(router, "GET", "/server-groups", permission="compute.read")
+@endpoint(router, "GET", "/server-groups", permission="compute.read", response_model=ServerGroupPage)
 def list_groups(uc: UC, page: PageQ, project_id: Annotated[str | None, Query(max_length=36)] = None) -> dict[str, Any]:
     """Server groups of the projects you can see."""
     items, cursor = instances.list_server_groups(uc, page.limit, page.cursor, project_id)
@@ -120,7 +132,8 @@ def list_groups(uc: UC, page: PageQ, project_id: Annotated[str | None, Query(max
     )
 
 
-@endpoint(router, "POST", "/server-groups", permission="compute.create", status_code=201)
+@endpoint(router, "POST", "/server-groups", permission="compute.create", status_code=201,
+          response_model=ServerGroupOut)
 def create_group(body: ServerGroupIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     def create() -> dict[str, Any]:
         g = instances.create_server_group(uc, body.project_id, body.name, body.policy)
@@ -135,14 +148,16 @@ def _quota_target(uc: Any, scope_type: str, scope_id: str) -> Target:
     return org_target(load_org(uc, scope_id))
 
 
-@endpoint(router, "GET", "/quotas/{scope_type}/{scope_id}", permission="quota.read")
+@endpoint(router, "GET", "/quotas/{scope_type}/{scope_id}", permission="quota.read",
+          response_model=QuotaOut)
 def get_quota(scope_type: Literal["project", "org"], scope_id: str, uc: UC) -> dict[str, Any]:
     """Limits and current usage of a project or an organisation."""
     uc.authorize(_quota_target(uc, scope_type, scope_id), "quota.read", what=scope_noun(scope_type))
     return {"scope_type": scope_type, "scope_id": scope_id, "resources": quotas.report(uc, scope_type, scope_id)}
 
 
-@endpoint(router, "PUT", "/quotas/{scope_type}/{scope_id}", permission="quota.update")
+@endpoint(router, "PUT", "/quotas/{scope_type}/{scope_id}", permission="quota.update",
+          response_model=QuotaOut)
 def set_quota(scope_type: Literal["project", "org"], scope_id: str, body: QuotaIn, uc: UC) -> dict[str, Any]:
     """Set limits. Administrators of the organisation *above* set a customer's quotas; a customer's
     own administrators can set its projects' quotas."""

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from hexagone.api.deps import UC, PageQ, page_body
 from hexagone.api.routing import AGENT, PUBLIC, endpoint, new_router
 from hexagone.api.schemas import Strict
+from hexagone.api.schemas.compute import HostOut, HostPage, JoinTokenOut
 from hexagone.compute import hosts, states
 from hexagone.db.compute_models import Host, Image, Instance
 from hexagone.db.pagination import paginate
@@ -34,9 +35,9 @@ class JoinTokenIn(Strict):
 
 class HostPatch(Strict):
     status: Literal["up", "disabled"] | None = None
-    cpu_ratio: float | None = None
-    ram_ratio: float | None = None
-    disk_ratio: float | None = None
+    cpu_ratio: float | None = Field(None, gt=0, le=64)
+    ram_ratio: float | None = Field(None, gt=0, le=64)
+    disk_ratio: float | None = Field(None, gt=0, le=64)
 
 
 class Inventory(Strict):
@@ -59,7 +60,7 @@ class Observation(Strict):
     instance_id: str = Field(max_length=64)
     power_state: states.ObservedPower
     guest_ready: bool | None = None
-    reboot_seq_done: int | None = Field(None, ge=-1)
+    reboot_seq_done: int | None = Field(None, ge=-1, le=2**63 - 1)
     accel: str | None = Field(None, max_length=8)
     detail: str | None = Field(None, max_length=1000)
     console_tail: str | None = Field(None, max_length=65536)
@@ -74,7 +75,8 @@ class ReportIn(Strict):
     unmanaged: list[str] = Field(default_factory=list, max_length=1000)
 
 
-@endpoint(router, "POST", "/join-tokens", permission="host.create", status_code=201)
+@endpoint(router, "POST", "/join-tokens", permission="host.create", status_code=201,
+          response_model=JoinTokenOut)
 def create_join_token(body: JoinTokenIn, uc: UC) -> dict[str, Any]:
     """A one-time token a new compute host exchanges for its own credential (shown once; never
     replayed by Idempotency-Key, since the secret is not stored — a retry simply makes another)."""
@@ -82,7 +84,7 @@ def create_join_token(body: JoinTokenIn, uc: UC) -> dict[str, Any]:
     return {"id": row.id, "join_token": raw, "expires_at": row.expires_at}
 
 
-@endpoint(router, "GET", "", permission="host.read")
+@endpoint(router, "GET", "", permission="host.read", response_model=HostPage)
 def list_hosts(uc: UC, page: PageQ, status: Annotated[str | None, Query(max_length=16)] = None) -> dict[str, Any]:
     uc.authorize_operator(org_target(root_org(uc)), "host.update", doing="manage compute hosts")
     stmt = select(Host)
@@ -92,13 +94,13 @@ def list_hosts(uc: UC, page: PageQ, status: Annotated[str | None, Query(max_leng
     return page_body([hosts.host_out(h, uc.now) for h in items], cursor)
 
 
-@endpoint(router, "GET", "/{host_id}", permission="host.read")
+@endpoint(router, "GET", "/{host_id}", permission="host.read", response_model=HostOut)
 def get_host(host_id: str, uc: UC) -> dict[str, Any]:
     uc.authorize_operator(org_target(root_org(uc)), "host.update", doing="manage compute hosts")
     return hosts.host_out(hosts.load_host(uc, host_id), uc.now)
 
 
-@endpoint(router, "PATCH", "/{host_id}", permission="host.update")
+@endpoint(router, "PATCH", "/{host_id}", permission="host.update", response_model=HostOut)
 def update_host(host_id: str, body: HostPatch, uc: UC) -> dict[str, Any]:
     """Disable a host (no new placements) or change its overcommit ratios."""
     return hosts.host_out(hosts.update_host(uc, host_id, body.model_dump(exclude_unset=True)), uc.now)
@@ -138,7 +140,7 @@ def report(body: ReportIn, uc: UC) -> dict[str, Any]:
 @endpoint(agent_router, "GET", "/desired", permission=AGENT)
 async def desired(
     uc: UC, request: Request,
-    revision: Annotated[int, Query(ge=0)] = 0,
+    revision: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     wait: Annotated[float, Query(ge=0, le=60)] = 0,
 ) -> dict[str, Any]:
     """The host's desired state. Long-poll: with ``wait``, answers as soon as the revision differs

@@ -12,6 +12,7 @@ from hexagone import __version__
 from hexagone.api.deps import UC
 from hexagone.api.problems import as_unavailable
 from hexagone.api.routing import PUBLIC, endpoint, new_router
+from hexagone.api.schemas.identity import Health
 from hexagone.errors import Unavailable
 
 router = new_router("/v1", "meta")
@@ -20,7 +21,7 @@ router = new_router("/v1", "meta")
 DISK_MIN_FREE_BYTES = 1 << 20
 
 
-@endpoint(router, "GET", "/health", permission=PUBLIC)
+@endpoint(router, "GET", "/health", permission=PUBLIC, response_model=Health)
 def health(uc: UC, request: Request) -> dict[str, Any]:
     """Liveness and the state of each dependency (database, data disk). 503 with ``Retry-After``
     and ``dependency`` naming the first one down when any is."""

@@ -10,12 +10,13 @@ from hexagone.api.deps import UC, IdemKey, PageQ, page_body
 from hexagone.api.idempotency import run_create
 from hexagone.api.routing import endpoint, new_router
 from hexagone.api.schemas import ApiKeyIn, GrantIn, UserIn, UserPatch, apikey_out, grant_out, user_out
+from hexagone.api.schemas.identity import ApiKeyCreated, ApiKeyPage, GrantOut, GrantPage, UserOut, UserPage
 from hexagone.identity import auth, users
 
 router = new_router("/v1", "users")
 
 
-@endpoint(router, "POST", "/users", permission="user.create", status_code=201)
+@endpoint(router, "POST", "/users", permission="user.create", status_code=201, response_model=UserOut)
 def create_user(body: UserIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Create a user in an organisation, optionally with roles on that organisation."""
     return run_create(uc, idem, "POST", request.url.path, body.model_dump(exclude={"password"}),
@@ -23,7 +24,7 @@ def create_user(body: UserIn, uc: UC, request: Request, idem: IdemKey = None) ->
                                                          list(body.roles))))
 
 
-@endpoint(router, "GET", "/users", permission="user.read")
+@endpoint(router, "GET", "/users", permission="user.read", response_model=UserPage)
 def list_users(
     uc: UC, page: PageQ,
     org_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -33,12 +34,12 @@ def list_users(
     return page_body([user_out(u) for u in items], cursor)
 
 
-@endpoint(router, "GET", "/users/{user_id}", permission="user.read")
+@endpoint(router, "GET", "/users/{user_id}", permission="user.read", response_model=UserOut)
 def get_user(user_id: str, uc: UC) -> dict[str, Any]:
     return user_out(users.get_user(uc, user_id))
 
 
-@endpoint(router, "PATCH", "/users/{user_id}", permission="user.update")
+@endpoint(router, "PATCH", "/users/{user_id}", permission="user.update", response_model=UserOut)
 def update_user(user_id: str, body: UserPatch, uc: UC) -> dict[str, Any]:
     """Change e-mail, enable/disable, reset the password or the second factor (both revoke tokens), unlock.
 
@@ -51,13 +52,13 @@ def delete_user(user_id: str, uc: UC) -> None:
     users.delete_user(uc, user_id)
 
 
-@endpoint(router, "POST", "/role-grants", permission="role.grant", status_code=201)
+@endpoint(router, "POST", "/role-grants", permission="role.grant", status_code=201, response_model=GrantOut)
 def grant(body: GrantIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     return run_create(uc, idem, "POST", request.url.path, body,
                       lambda: grant_out(users.grant_role(uc, body.user_id, body.role, body.scope_type, body.scope_id)))
 
 
-@endpoint(router, "GET", "/role-grants", permission="role.read")
+@endpoint(router, "GET", "/role-grants", permission="role.read", response_model=GrantPage)
 def list_grants(
     uc: UC, page: PageQ,
     user_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -72,7 +73,8 @@ def revoke(grant_id: str, uc: UC) -> None:
     users.revoke_grant(uc, grant_id)
 
 
-@endpoint(router, "POST", "/api-keys", permission="apikey.create", status_code=201)
+@endpoint(router, "POST", "/api-keys", permission="apikey.create", status_code=201,
+          response_model=ApiKeyCreated)
 def create_key(body: ApiKeyIn, uc: UC, request: Request, idem: IdemKey = None) -> Any:
     """Create an API key; its secret is in this response only (an idempotent replay withholds it)."""
 
@@ -83,7 +85,7 @@ def create_key(body: ApiKeyIn, uc: UC, request: Request, idem: IdemKey = None) -
     return run_create(uc, idem, "POST", request.url.path, body, create, secret_fields=("secret",))
 
 
-@endpoint(router, "GET", "/api-keys", permission="apikey.read")
+@endpoint(router, "GET", "/api-keys", permission="apikey.read", response_model=ApiKeyPage)
 def list_keys(uc: UC, page: PageQ) -> dict[str, Any]:
     items, cursor = auth.list_api_keys(uc, page.limit, page.cursor)
     return page_body([apikey_out(k) for k in items], cursor)
