@@ -41,7 +41,7 @@ class VerifyOut(Out):
     checked: int = Field(examples=[1234])
     first_bad_seq: int | None
     reason: str | None
-    keyed_from: int | None = Field(None, description="First record linked with the keyed HMAC (older ones: plain SHA-256).")
+    keyed_from: int | None = Field(None, description="First record linked with the keyed HMAC.")
     anchor: AnchorCheck | None = Field(None, description="The check against the anchor given (POST only).")
 
 
