@@ -31,9 +31,19 @@ def build_use_case(request: Request, permission: str = "") -> UseCase:
     actor = Actor(source_ip=client, request_id=getattr(request.state, "request_id", ""))
     uc = UseCase(
         session=request.state.session, now=state.clock.now(), settings=state.settings, hasher=state.hasher,
-        actor=actor, permission=permission, extras={**state.extras, "shared": state.extras},
+        actor=actor, permission=permission, admission=state.admission,
+        extras={**state.extras, "shared": state.extras},
     )
     return uc
+
+
+def throttle_auth(request: Request, account: str) -> None:
+    """Count an authentication attempt (login, token, password or second-factor check) for its
+    source address and the account it names; RateLimited (429 + Retry-After) over either rate.
+    Call it first, before any password is hashed."""
+    state = request.app.state
+    source = request.client.host if request.client else ""
+    state.admission.check_auth(source, account, state.clock.now().timestamp())
 
 
 def get_use_case(request: Request) -> UseCase:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import Request
@@ -54,10 +55,21 @@ def problem(request: Request, status: int, title: str, detail: str, code: str, *
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def retry_after(exc: errors.HexagoneError) -> str | None:
+    """The Retry-After header (whole seconds, at least 1) of an error that says when to retry."""
+    delay = getattr(exc, "retry_after", None)
+    if delay is None and isinstance(exc, errors.TemporaryError):
+        delay = exc.delay
+    return None if delay is None else str(max(1, math.ceil(delay)))
+
+
 def error_response(request: Request, exc: errors.HexagoneError) -> JSONResponse:
     status, title = status_for(exc)
     extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool | list | dict)}
-    return problem(request, status, title, exc.message, exc.code, **extra)
+    response = problem(request, status, title, exc.message, exc.code, **extra)
+    if (after := retry_after(exc)) is not None:
+        response.headers["Retry-After"] = after
+    return response
 
 
 async def on_hexagone_error(request: Request, exc: Exception) -> JSONResponse:
