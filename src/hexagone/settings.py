@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     admission_heavy_slots: int = Field(
         2, description="List pages and exports the process runs at once; others wait for a slot."
     )
+    admission_refusal_delay_seconds: float = Field(
+        0.5, description="A 429 from the rate limits or the per-principal limits is answered after this delay "
+        "(held on the event loop, no thread), so a client that ignores Retry-After cannot flood the server "
+        "with cheap refusals."
+    )
     admission_queue_seconds: float = Field(
         2.0, description="Longest wait for such a slot; 503 with Retry-After after it."
     )

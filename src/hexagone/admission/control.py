@@ -30,22 +30,26 @@ class Admission:
             auth_per_source=MemoryRateLimiter(Rate(s.auth_rate_per_source, window)),
             auth_per_account=MemoryRateLimiter(Rate(s.auth_rate_per_account, window)),
             gate=Gate(s.admission_concurrency_per_principal, s.admission_heavy_per_principal,
-                      s.admission_heavy_slots, s.admission_queue_seconds),
+                      s.admission_heavy_slots, s.admission_queue_seconds, s.admission_refusal_delay_seconds),
             unknown_logins=FailureTally(window),
         )
 
-    def check_auth(self, source: str, account: str, now: float) -> None:
-        """Count one authentication attempt from ``source`` for ``account`` (a login name, a user
-        id: whatever the request names); raise RateLimited (429) when either is over its rate."""
+    def check_source(self, source: str, now: float) -> RateLimited | None:
+        """Count one authentication attempt from ``source``: the refusal when it is over its rate."""
         if not self.enabled:
-            return
+            return None
         wait = self.auth_per_source.take("source:" + source, now)
         if wait:
-            raise RateLimited(
+            return RateLimited(
                 "Too many authentication attempts from your address; wait before trying again.",
                 retry_after=wait,
             )
-        if account:
+        return None
+
+    def check_account(self, account: str, now: float) -> None:
+        """Count one authentication attempt for ``account`` (a login name, ``id:`` a user id);
+        raise RateLimited (429) when it is over its rate."""
+        if self.enabled and account:
             wait = self.auth_per_account.take("account:" + account.strip().lower()[:200], now)
             if wait:
                 raise RateLimited(

@@ -22,8 +22,10 @@ class Gate:
     process runs at once, the others wait for a slot up to ``queue_seconds`` (then 503). Counters are
     touched only on the event loop: no lock."""
 
-    def __init__(self, per_key: int, heavy_per_key: int, heavy_slots: int, queue_seconds: float) -> None:
+    def __init__(self, per_key: int, heavy_per_key: int, heavy_slots: int, queue_seconds: float,
+                 refusal_delay: float = 0.0) -> None:
         self.per_key = per_key
+        self.refusal_delay = refusal_delay
         self.heavy_per_key = heavy_per_key
         self.heavy_slots = max(1, heavy_slots)
         self.queue_seconds = queue_seconds
@@ -35,14 +37,15 @@ class Gate:
     async def admit(self, key: str, heavy: bool) -> AsyncIterator[None]:
         n = self._inflight.get(key, 0)
         if self.per_key and n >= self.per_key:
-            raise RateLimited(f"You already have {n} requests in progress; wait for them to finish.", retry_after=1)
+            await self.refuse(RateLimited(
+                f"You already have {n} requests in progress; wait for them to finish.", retry_after=1))
         h = self._heavy.get(key, 0)
         if heavy and self.heavy_per_key and h >= self.heavy_per_key:
-            raise RateLimited(
+            await self.refuse(RateLimited(
                 f"You already have {h} list or export requests in progress; wait for them to finish "
                 "(fetch pages one after the other).",
                 retry_after=1,
-            )
+            ))
         self._inflight[key] = n + 1
         if heavy:
             self._heavy[key] = h + 1
@@ -56,6 +59,13 @@ class Gate:
             self._decrement(self._inflight, key)
             if heavy:
                 self._decrement(self._heavy, key)
+
+    async def refuse(self, error: RateLimited) -> None:
+        """Raise ``error`` after the refusal delay: a client that retries at once, ignoring
+        Retry-After, then costs one coroutine per connection, not a stream of refusals."""
+        if self.refusal_delay > 0:
+            await asyncio.sleep(min(self.refusal_delay, error.retry_after))
+        raise error
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

@@ -38,12 +38,12 @@ def build_use_case(request: Request, permission: str = "") -> UseCase:
 
 
 def throttle_auth(request: Request, account: str) -> None:
-    """Count an authentication attempt (login, token, password or second-factor check) for its
-    source address and the account it names; RateLimited (429 + Retry-After) over either rate.
-    Call it first, before any password is hashed."""
+    """Count an authentication attempt (login, token, password or second-factor check) for the
+    account it names; RateLimited (429 + Retry-After) over its rate. Call it first, before any
+    password is hashed. (The source address was counted before the request took a thread: the
+    endpoint is marked ``routing.auth_attempt``.)"""
     state = request.app.state
-    source = request.client.host if request.client else ""
-    state.admission.check_auth(source, account, state.clock.now().timestamp())
+    state.admission.check_account(account, state.clock.now().timestamp())
 
 
 def get_use_case(request: Request) -> UseCase:

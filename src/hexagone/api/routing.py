@@ -63,15 +63,30 @@ def admission_key(request: Request) -> str:
     return "source:" + (request.client.host if request.client else "")
 
 
+def auth_attempt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an endpoint as an authentication attempt (place it below ``@endpoint``): its source
+    address takes a token from the authentication rate limit before the request takes a thread;
+    the handler then calls ``api.deps.throttle_auth`` with the account it names."""
+    fn.__hexagone_auth__ = True  # type: ignore[attr-defined]
+    return fn
+
+
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = self._transactional(super().get_route_handler())
         heavy = is_heavy(self)
+        auth = getattr(self.endpoint, "__hexagone_auth__", False)
 
         async def handler(request: Request) -> Response:
-            admission = request.app.state.admission
+            state = request.app.state
+            admission = state.admission
             if not admission.enabled:
                 return await inner(request)
+            if auth:
+                source = request.client.host if request.client else ""
+                refused = admission.check_source(source, state.clock.now().timestamp())
+                if refused is not None:
+                    await admission.gate.refuse(refused)
             async with admission.gate.admit(admission_key(request), heavy):
                 return await inner(request)
 

@@ -8,7 +8,7 @@ from fastapi import Body, Request, Response
 from fastapi.responses import JSONResponse
 
 from hexagone.api.deps import UC, throttle_auth
-from hexagone.api.routing import PUBLIC, endpoint
+from hexagone.api.routing import PUBLIC, auth_attempt, endpoint
 from hexagone.errors import Forbidden, Unauthenticated
 from hexagone.identity import orgs
 from hexagone.openstack import errors, tokens
@@ -68,6 +68,7 @@ def account_named(body: Any, receipt: str | None) -> str:
 
 
 @endpoint(router, "POST", "/v3/auth/tokens", permission=PUBLIC, status_code=201)
+@auth_attempt
 def create_token(uc: UC, request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:
     """Password (optionally + TOTP), receipt + TOTP, or token authentication, unscoped or scoped to
     a project. The token is in ``X-Subject-Token``. Rate-limited per source address and per account

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from hexagone.api.deps import UC, throttle_auth
 from hexagone.api.problems import error_response
-from hexagone.api.routing import PUBLIC, endpoint, new_router
+from hexagone.api.routing import PUBLIC, auth_attempt, endpoint, new_router
 from hexagone.api.schemas import LoginIn, PasswordChangeIn, TotpConfirmIn, user_out
 from hexagone.identity import auth
 
@@ -17,6 +17,7 @@ router = new_router("/v1/auth", "auth")
 
 
 @endpoint(router, "POST", "/login", permission=PUBLIC)
+@auth_attempt
 def login(body: LoginIn, uc: UC, request: Request) -> Any:
     """Exchange a login and password (and TOTP code) for a bearer token. Rate-limited per source
     address and per login name (429 with Retry-After)."""
@@ -72,6 +73,7 @@ def totp_begin(uc: UC) -> dict[str, Any]:
 
 
 @endpoint(router, "POST", "/totp/confirm", permission="self.update")
+@auth_attempt
 def totp_confirm(body: TotpConfirmIn, uc: UC, request: Request) -> dict[str, Any]:
     """Finish enrolment with a current code; returns ten single-use recovery codes, shown once."""
     throttle_auth(request, uc.require_principal().name)
@@ -80,12 +82,14 @@ def totp_confirm(body: TotpConfirmIn, uc: UC, request: Request) -> dict[str, Any
 
 
 @endpoint(router, "POST", "/totp/disable", permission="self.update", status_code=204)
+@auth_attempt
 def totp_disable(body: TotpConfirmIn, uc: UC, request: Request) -> None:
     throttle_auth(request, uc.require_principal().name)
     auth.totp_disable(uc, body.code)
 
 
 @endpoint(router, "POST", "/password", permission="self.update", status_code=204)
+@auth_attempt
 def change_password(body: PasswordChangeIn, uc: UC, request: Request) -> None:
     """Change your password; every token of yours is revoked."""
     throttle_auth(request, uc.require_principal().name)

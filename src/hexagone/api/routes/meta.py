@@ -15,7 +15,7 @@ from hexagone.api.routing import PUBLIC, endpoint
 router = APIRouter(prefix="/v1", tags=["meta"])
 
 
-@endpoint(router, "GET", "/health", permission=PUBLIC)
+@endpoint(router, "GET", "/health", permission=PUBLIC, response_model=dict[str, Any])
 async def health(request: Request) -> Any:
     """Liveness and database reachability, answered on the event loop with a bounded database
     probe of its own (503 with Retry-After when the database does not answer)."""
