@@ -72,7 +72,9 @@ class Settings(BaseSettings):
         2, description="List pages and exports one principal may have in progress; 429 above. 0: unlimited."
     )
     admission_heavy_slots: int = Field(
-        2, description="List pages and exports the process runs at once; others wait for a slot."
+        1, description="List pages and exports the process runs at once; others wait for a slot (CPU-bound "
+        "Python gains nothing from a second one under the interpreter lock; raise it when lists wait on a "
+        "remote PostgreSQL)."
     )
     admission_refusal_delay_seconds: float = Field(
         0.5, description="A 429 from the rate limits or the per-principal limits is answered after this delay "
