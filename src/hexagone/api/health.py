@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 
 from hexagone.db.base import Database, make_engine
 
-
 FRESH = 1.0
 
 
