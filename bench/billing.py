@@ -60,6 +60,9 @@ class Scale:
         return cls(13, 1, 100, 1000) if ctx.quick else cls()
 
 
+ISSUER_IDENTITY = {"country": "FR", "siren": "732829320", "vat_id": "FR44732829320", "address": "1 rue de la Paix"}
+
+
 def _load(rt, scale: Scale, rnd: random.Random):  # type: ignore[no-untyped-def]
     """Bulk-load the tree, catalogue, prices and instance rows; return the instance lifecycles."""
     from sqlalchemy import insert, select
@@ -138,9 +141,13 @@ def _load(rt, scale: Scale, rnd: random.Random):  # type: ignore[no-untyped-def]
             }
             if kind == "customer" and row["country"] == "BE" and n % 2:
                 row["vat_id"] = "BE0123456789"
+            if kind == "reseller":  # issuers need a complete legal identity (or their invoices are held)
+                row.update(ISSUER_IDENTITY)
             orgs.append(row)
             return row
 
+        for key, value in ISSUER_IDENTITY.items():
+            setattr(root, key, value)
         top = {"id": root.id, "path": root.path, "depth": 0}
         resellers = [org(top, "reseller", i) for i in range(scale.resellers - scale.sub_resellers)]
         resellers += [org(rnd.choice(resellers), "reseller", 1000 + i) for i in range(scale.sub_resellers)]

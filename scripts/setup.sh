@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES=(
   # state
   postgresql postgresql-contrib
+  # invoices: PDF/A embeds its fonts
+  fonts-dejavu-core
   # compute hosts: QEMU, image tools, guest networking
   qemu-system-x86 qemu-utils busybox-static cpio genisoimage dnsmasq-base iproute2 nftables
   openssh-client debootstrap e2fsprogs

@@ -46,6 +46,15 @@ class Session:
         return r.json() if r.content else None
 
 
+#: A complete French legal identity (SIREN with its VAT id), enough to issue e-invoices.
+RESELLER_LEGAL = {
+    "country": "FR",
+    "siren": "732829320",
+    "vat_id": "FR44732829320",
+    "address": "1 rue de la Paix, 75002 Paris",
+}
+
+
 class Api:
     def __init__(self, client: TestClient) -> None:
         self.client = client
@@ -64,6 +73,10 @@ class Api:
         return str(me["organisation"]["id"])
 
     def org(self, s: Session, parent_id: str, kind: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
+        """A new organisation; a reseller gets a complete French legal identity unless the test
+        gives its own country (resellers invoice, so they need one to take on customers)."""
+        if kind == "reseller" and "country" not in extra:
+            extra = {**RESELLER_LEGAL, **extra}
         return s.ok(
             "POST",
             "/v1/organisations",
@@ -79,3 +92,16 @@ class Api:
 
     def project(self, s: Session, org_id: str, name: str | None = None) -> dict[str, Any]:
         return s.ok("POST", "/v1/projects", {"org_id": org_id, "name": name or f"proj{next(_n)}"})
+
+
+_report_seq = itertools.count(1)
+
+
+def agent_report(client: Any, credential: str, observations: list[dict[str, Any]], **extra: Any) -> Any:
+    """POST /v1/agent/report as a live agent would: one boot id, a growing sequence, and the
+    host's current desired revision (so the observations are never stale)."""
+    headers = {"Authorization": f"Bearer {credential}"}
+    revision = client.get("/v1/agent/desired", headers=headers).json().get("revision", 0)
+    body = {"boot_id": "tests", "seq": next(_report_seq), "revision": revision, "observations": observations,
+            **extra}
+    return client.post("/v1/agent/report", json=body, headers=headers)

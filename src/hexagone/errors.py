@@ -11,12 +11,16 @@
     ├── QuotaExceeded         a quota or capacity limit refuses the request   (403 quota)
     ├── NoValidHost           the scheduler found no host; names the filters  (409)
     ├── RateLimited           too many attempts                               (429)
+    ├── Unavailable           a dependency is down or full (database lost,    (503 + Retry-After)
+    │                         timed out, disk full): retry after ``retry_after``
     └── DriverError           a compute/storage backend failed
         ├── TemporaryError    retry later (carries ``delay`` seconds)
         └── PermanentError    retrying will not help
 
-HTTP statuses live in one table (``hexagone.api.problems``); CLI exit codes in another
-(``hexagone.cli.output``). Messages are full sentences that say what to do next.
+HTTP statuses live in one table (``hexagone.api.problems``), which also turns the transient
+failures of the database, the disk and the network (lost connections, timeouts, ``ENOSPC``) into
+``Unavailable``; CLI exit codes live in another (``hexagone.cli.output``). Messages are full
+sentences that say what to do next.
 """
 
 from __future__ import annotations
@@ -77,6 +81,18 @@ class RateLimited(HexagoneError):
     def __init__(self, message: str, retry_after: float = 1.0, **extra: object) -> None:
         super().__init__(message, **extra)
         self.retry_after = retry_after
+
+
+class Unavailable(HexagoneError):
+    """A dependency of the request is down, overloaded or full; nothing was changed, and the same
+    request can be retried after ``retry_after`` seconds. ``dependency`` names it (database, disk)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int = 5, dependency: str = "", **extra: object) -> None:
+        super().__init__(message, dependency=dependency, **extra)
+        self.retry_after = retry_after
+        self.dependency = dependency
 
 
 class DriverError(HexagoneError):

@@ -104,6 +104,7 @@ def up(
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        log_config=None,  # uvicorn's own records go through Hexagone's handler (format, request ids)
         workers=1,
         access_log=False,
         timeout_graceful_shutdown=3,

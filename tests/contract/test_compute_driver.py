@@ -216,3 +216,19 @@ def test_guest_becomes_ready_and_stops_gracefully(h: Harness) -> None:
     started = time.monotonic()
     assert h.driver.stop("ready-1", timeout=60.0).power_state is PowerState.STOPPED
     assert time.monotonic() - started < 55.0
+
+
+def test_fake_driver_with_a_state_file_keeps_its_guests_across_driver_objects(tmp_path: Path) -> None:
+    """The agent process of a fault test is SIGKILLed: with ``state_path`` its fake guests survive,
+    as a hypervisor's do, and the next agent re-adopts them."""
+    path = tmp_path / "fake-instances.json"
+    first = FakeDriver(state_path=path)
+    spec = InstanceSpec(instance_id="kept-1", name="kept", vcpus=1, ram_mb=64, disk_gb=1, image_path="/x",
+                        ssh_authorized_keys=(KEY,), metadata={"k": "v"})
+    pid = first.spawn(spec).pid
+    second = FakeDriver(state_path=path)
+    [found] = second.list_instances()
+    assert (found.instance_id, found.power_state, found.pid) == ("kept-1", PowerState.RUNNING, pid)
+    assert second.get_spec("kept-1") == spec
+    second.destroy("kept-1")
+    assert FakeDriver(state_path=path).list_instances() == []

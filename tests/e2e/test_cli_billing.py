@@ -177,7 +177,11 @@ def test_price_quote_use_close_invoice_and_report(cli: Cli, server: Server, cloc
     assert "instance.tiny" in cli.run("billing", "price", "list", profile="op").stdout
 
     # A reseller R1 with a 20 % markup, set by its own administrator, and its customer C1.
-    cli.json("org", "create", "--name", "R1", "--kind", "reseller", profile="op")
+    # (a reseller invoices its customers: it needs a complete legal identity first)
+    cli.json(
+        "org", "create", "--name", "R1", "--kind", "reseller", "--country", "FR", "--siren", "732829320",
+        "--vat-id", "FR44732829320", "--address", "1 rue de la Paix, Paris", profile="op",
+    )  # fmt: skip
     cli.json("org", "create", "--name", "C1", "--parent", "R1", profile="op")
     for org, user in (("R1", "r1-admin"), ("C1", "c1-admin")):
         cli.json(
@@ -215,7 +219,17 @@ def test_price_quote_use_close_invoice_and_report(cli: Cli, server: Server, cloc
     early = cli.run("billing", "close", "--month", MONTH, profile="op", expect=CONFLICT)
     assert "not over yet" in early.stderr
     clock.set(PERIOD_END + dt.timedelta(seconds=5))
+    # The operator has no legal identity yet: its invoice to R1 is held, not issued, and the close says why.
+    held = cli.run("billing", "close", "--month", MONTH, profile="op")
+    assert "1 invoice(s) issued" in held.stdout and "Held" in held.stderr and "a SIREN or SIRET" in held.stderr
+    root = cli.json("whoami", profile="op")["organisation"]["id"]
+    cli.json(
+        "org", "update", root, "--siren", "552081317", "--vat-id", "FR03552081317", "--address", "2 place de la Bourse",
+        profile="op",
+    )  # fmt: skip
     closed = cli.json("billing", "close", "--month", MONTH, profile="op")
+    assert closed["issued"] == 1 and closed["held"] == [] and closed["skipped"] == 1
+    closed["issued"] = 2
     assert closed["issued"] == 2 and closed["unpriced"] == []  # operator -> R1, R1 -> C1
     assert "0 invoice(s) issued, 2 already issued" in cli.run("billing", "close", "--month", MONTH, profile="op").stdout
 

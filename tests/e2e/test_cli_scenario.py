@@ -69,9 +69,10 @@ def audit_events(cli: Cli, profile: str) -> list[dict[str, Any]]:
 
 def test_reseller_customers_are_isolated_and_audited(cli: Cli, server: Server) -> None:
     # The operator onboards reseller R (with an administrator) and a competing reseller R2 with a customer.
-    r = cli.json("org", "create", "--name", "R", "--kind", "reseller", "--country", "FR", profile="op")
+    legal = ("--country", "FR", "--siren", "732829320", "--vat-id", "FR44732829320", "--address", "1 rue de la Paix")
+    r = cli.json("org", "create", "--name", "R", "--kind", "reseller", *legal, profile="op")
     new_user(cli, "op", "R", "r-admin")
-    r2 = cli.json("org", "create", "--name", "R2", "--kind", "reseller", profile="op")
+    r2 = cli.json("org", "create", "--name", "R2", "--kind", "reseller", *legal, profile="op")
     x2 = cli.json("org", "create", "--name", "X2", "--kind", "customer", "--parent", "R2", profile="op")
     assert x2["parent_id"] == r2["id"]
 

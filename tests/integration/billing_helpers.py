@@ -11,7 +11,7 @@ from hexagone.audit.service import Actor
 from hexagone.bootstrap import Runtime, ensure_catalogue, local_join_token
 from hexagone.compute import hosts
 from hexagone.usecase import UseCase
-from tests.helpers import Api, Session
+from tests.helpers import Api, Session, agent_report
 from tests.integration.compute_helpers import small_qcow2, upload_image
 
 UTC = dt.UTC
@@ -33,12 +33,17 @@ class Cloud:
     def when(self, t: dt.datetime) -> None:
         self.rt.clock.set(t)  # type: ignore[attr-defined]
 
-    def report(self, iid: str, power: str, **extra: Any) -> None:
-        r = self.api.client.post(
-            "/v1/agent/report",
-            headers={"Authorization": f"Bearer {self.agent_key}"},
-            json={"observations": [{"instance_id": iid, "power_state": power, **extra}]},
+    def operator_identity(self) -> None:
+        """Give the operator the legal identity it needs to issue invoices."""
+        self.op.ok(
+            "PATCH",
+            f"/v1/organisations/{self.root_id}",
+            {"legal_name": "Hexagone Cloud SAS", "siren": "552081317", "vat_id": "FR03552081317",
+             "address": "2 place de la Bourse, 75002 Paris", "country": "FR"},
         )
+
+    def report(self, iid: str, power: str, **extra: Any) -> None:
+        r = agent_report(self.api.client, self.agent_key, [{"instance_id": iid, "power_state": power, **extra}])
         assert r.status_code == 200, r.text
 
     def create(self, project_id: str, flavor: str, name: str = "vm") -> str:
@@ -69,7 +74,9 @@ class Cloud:
         )
 
 
-def cloud(api: Api, rt: Runtime, tmp: Any) -> Cloud:
+def cloud(api: Api, rt: Runtime, tmp: Any, operator_identity: bool = True) -> Cloud:
+    """A billing test's region; the operator has the legal identity it needs to invoice unless
+    ``operator_identity`` is False."""
     ensure_catalogue(rt, None)
     rt.settings.token_ttl_seconds = 400 * 86400  # the test moves the clock across months
     op = api.admin()
@@ -87,4 +94,7 @@ def cloud(api: Api, rt: Runtime, tmp: Any) -> Cloud:
             {"vcpus": 256, "ram_mb": 1 << 20, "disk_gb": 10000, "capabilities": {"accel": "fake"}},
         )
         host.cpu_ratio = 1.0
-    return Cloud(api, rt, op, root_id, image_id, key)
+    c = Cloud(api, rt, op, root_id, image_id, key)
+    if operator_identity:
+        c.operator_identity()
+    return c

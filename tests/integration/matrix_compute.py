@@ -31,7 +31,7 @@ from hexagone.db.compute_models import Keypair
 from hexagone.ids import new_id
 from hexagone.openstack.views import network_id, port_id, subnet_id
 from tests.conftest import ADMIN_PASSWORD
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, agent_report
 from tests.integration.matrix_helpers import Req, World, uniq
 
 Build = Callable[[World, str, str], Req]
@@ -128,9 +128,9 @@ def _side(w: World, which: str, qcow2: bytes, host_credential: str) -> Side:
     w.op.ok("POST", f"/v1/flavors/{flavor['id']}/access", {"org_id": t.reseller["id"]})
     w.remember(which, flavor["id"])
     instance_id = _instance(w, which, image_id)
-    r = agent(w, host_credential, "POST", "/v1/agent/report", {"observations": [
+    r = agent_report(w.client, host_credential, [
         {"instance_id": instance_id, "power_state": "RUNNING", "guest_ready": True,
-         "console_tail": f"{instance_id} login:"}]})
+         "console_tail": f"{instance_id} login:"}])
     assert r.status_code == 200 and r.json()["applied"] == 1, r.text
     group = t.keymaker.ok("POST", "/v1/server-groups", {"project_id": t.project["id"], "name": uniq("grp-"),
                                                         "policy": "anti-affinity"})
@@ -289,8 +289,9 @@ BUILDERS: dict[tuple[str, str], Build] = {
     ("PATCH", "/v1/hosts/{host_id}"): lambda w, t, c: Req(f"/v1/hosts/{_cx(w).host_id}", {"status": "up"}),
     ("POST", "/v1/agent/join"): lambda w, t, c: _join(w),
     ("POST", "/v1/agent/heartbeat"): lambda w, t, c: Req("/v1/agent/heartbeat", INVENTORY),
-    ("POST", "/v1/agent/report"): lambda w, t, c: Req("/v1/agent/report", {"observations": [
-        {"instance_id": _cx(w).a.instance_id, "power_state": "CRASHED"}]}),
+    ("POST", "/v1/agent/report"): lambda w, t, c: Req("/v1/agent/report", {
+        "boot_id": "matrix", "seq": 1, "revision": 0,  # revision 0: stale, so the CRASHED changes nothing
+        "observations": [{"instance_id": _cx(w).a.instance_id, "power_state": "CRASHED"}]}),
     ("GET", "/v1/agent/desired"): lambda w, t, c: Req("/v1/agent/desired"),
     ("GET", "/v1/agent/images/{image_id}/{part}"): lambda w, t, c: Req(
         f"/v1/agent/images/{_cx(w).side(t).image_id}/disk"),
@@ -383,6 +384,9 @@ def build_billing(w: World, start: dt.datetime) -> Billing:
         budgets[which] = b["id"]
         w.remember(which, b["id"])
     w.rt.clock.set(start)
+    # the operator can issue invoices only with a complete legal identity
+    w.op.ok("PATCH", f"/v1/organisations/{w.root_id}", {
+        "siren": "552081317", "vat_id": "FR03552081317", "address": "2 place de la Bourse, Paris"})
     r = agent(w, cx.host_credential, "POST", "/v1/agent/heartbeat", INVENTORY)  # a month of silence: down
     assert r.status_code == 200, r.text
     closed = w.op.ok("POST", "/v1/billing/periods/2026-02/close", status=200)

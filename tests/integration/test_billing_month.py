@@ -37,10 +37,10 @@ def test_a_month_for_operator_resellers_sub_reseller_and_direct_customers(api, r
     rt.clock.set(at(1, 9))
     c = cloud(api, rt, tmp_path)
     op, root = c.op, c.root_id
-    fr = {"country": "FR", "siren": "732829320", "address": "1 rue de la Paix, 75002 Paris"}
+    fr = {"country": "FR", "siren": "732829320", "vat_id": "FR44732829320", "address": "1 rue de la Paix, 75002 Paris"}
     a = api.org(op, root, "reseller", "Reseller A", **fr)
     b = api.org(op, root, "reseller", "Reseller B", **fr)
-    b1 = api.org(op, b["id"], "reseller", "Sub-reseller B1", country="DE", vat_id="DE123456789")
+    b1 = api.org(op, b["id"], "reseller", "Sub-reseller B1", country="DE", vat_id="DE123456789", address="Berlin")
     a1 = api.org(op, a["id"], "customer", "A1", country="FR")
     a2 = api.org(op, a["id"], "customer", "A2", country="BE", vat_id="BE0123456789")
     b1c = api.org(op, b1["id"], "customer", "B1c", country="DE")
@@ -108,13 +108,13 @@ def test_a_month_for_operator_resellers_sub_reseller_and_direct_customers(api, r
     c.when(at(11, 9, 15))
     c.action(a2vm, "delete")
     c.when(at(11, 9, 16))
-    c.report(a2vm, "MISSING")
+    c.report(a2vm, "MISSING", destroyed=True)
     c.when(at(20))
     c.action(d2vm, "delete")
     b1vm = c.create(proj["B1c"], "small")
     c.report(b1vm, "RUNNING")
     c.when(at(20, 0, 1))
-    c.report(d2vm, "MISSING")
+    c.report(d2vm, "MISSING", destroyed=True)
     c.when(at(25))
     c.action(a1vm, "start")
     c.report(a1vm, "RUNNING")

@@ -25,7 +25,7 @@ from hexagone.api.routing import POLICIES
 from hexagone.identity import totp
 from hexagone.ids import new_id
 from hexagone.settings import Settings
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, agent_report
 from tests.integration import matrix_compute
 from tests.integration.matrix_helpers import (
     CALLERS,
@@ -413,8 +413,7 @@ def test_agent_routes_take_only_a_host_credential(api: Any, rt: Any) -> None:
     assert {i["instance_id"] for i in r.json()["instances"]} >= {cx.a.instance_id, cx.b.instance_id}
     r = agent(w, cred, "GET", f"/v1/agent/images/{cx.a.image_id}/disk")
     assert r.status_code == 200 and r.content == cx.qcow2
-    r = agent(w, cred, "POST", "/v1/agent/report", {"observations": [
-        {"instance_id": cx.a.instance_id, "power_state": "RUNNING", "console_tail": "ok"}]})
+    r = agent_report(w.client, cred, [{"instance_id": cx.a.instance_id, "power_state": "RUNNING", "console_tail": "ok"}])
     assert r.status_code == 200, r.text
 
     other_id, other = matrix_compute.join_host(w, uniq("host-"))
@@ -422,8 +421,8 @@ def test_agent_routes_take_only_a_host_credential(api: Any, rt: Any) -> None:
     for image_id in (cx.a.image_id, cx.b.image_id, new_id()):
         r = agent(w, other, "GET", f"/v1/agent/images/{image_id}/disk")
         assert r.status_code == 404, f"another host's image {image_id}: {r.status_code}"
-    r = agent(w, other, "POST", "/v1/agent/report", {"observations": [
-        {"instance_id": cx.a.instance_id, "power_state": "MISSING", "console_tail": "forged"}]})
+    r = agent_report(w.client, other, [
+        {"instance_id": cx.a.instance_id, "power_state": "MISSING", "destroyed": True, "console_tail": "forged"}])
     assert r.status_code == 200 and r.json()["applied"] == 0, r.text
     inst = w.op.ok("GET", f"/v1/instances/{cx.a.instance_id}")
     assert inst["state"] == "RUNNING", inst

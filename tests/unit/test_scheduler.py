@@ -83,7 +83,8 @@ def test_state_table():
         states.apply_action(states.DELETING, "start")
     assert states.apply_observation(states.BUILDING, "RUNNING", "running") == states.RUNNING
     assert states.apply_observation(states.RUNNING, "STOPPED", "stopped") == states.STOPPED
-    assert states.apply_observation(states.DELETING, "MISSING", "deleted") == states.DELETED
+    assert states.apply_observation(states.DELETING, "MISSING", "deleted") == states.DELETING  # maybe stale
+    assert states.apply_observation(states.DELETING, "MISSING", "deleted", destroyed=True) == states.DELETED
     assert states.apply_observation(states.RUNNING, "CRASHED", "running") == states.ERROR
     assert states.shown_state(states.RUNNING, host_up=False) == states.UNKNOWN
     assert states.shown_state(states.DELETING, host_up=False) == states.DELETING

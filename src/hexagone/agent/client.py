@@ -12,6 +12,13 @@ import httpx
 from hexagone.errors import PermanentError, TemporaryError, Unauthenticated
 
 
+def _detail(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("detail", ""))[:300]
+    except ValueError:
+        return ""
+
+
 class AgentClient:
     def __init__(self, url: str, credential: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
@@ -34,7 +41,10 @@ class AgentClient:
         if r.status_code == 401:
             raise Unauthenticated(r.json().get("detail", "The control plane refused the agent's credential."))
         if r.status_code >= 500:
-            raise TemporaryError(f"The control plane answered {r.status_code}; retrying.", delay=2.0)
+            detail = _detail(r)
+            delay = float(r.headers["Retry-After"]) if r.headers.get("Retry-After", "").isdigit() else 2.0
+            raise TemporaryError(f"The control plane answered {r.status_code}{f' ({detail})' if detail else ''}; "
+                                 f"retrying in {delay:g} s.", delay=min(delay, 30.0))
         if r.status_code >= 400:
             raise PermanentError(f"The control plane refused {method} {path}: {r.text[:300]}")
         return r.json() if r.content else None
@@ -52,8 +62,12 @@ class AgentClient:
             self._call("GET", "/v1/agent/desired", params={"revision": revision, "wait": wait}, timeout=wait + 30)
         )
 
-    def report(self, observations: list[dict[str, Any]], unmanaged: list[str]) -> dict[str, Any]:
-        return dict(self._call("POST", "/v1/agent/report", json={"observations": observations, "unmanaged": unmanaged}))
+    def report(
+        self, boot_id: str, seq: int, revision: int, observations: list[dict[str, Any]], unmanaged: list[str]
+    ) -> dict[str, Any]:
+        body = {"boot_id": boot_id, "seq": seq, "revision": revision, "observations": observations,
+                "unmanaged": unmanaged}
+        return dict(self._call("POST", "/v1/agent/report", json=body))
 
     def download(self, url: str, dest: Path, sha256: str | None = None) -> Path:
         """Stream a file to ``dest`` atomically, checking its sha256 when given."""

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ class Agent:
         self._errors: dict[str, str] = {}
         self._retry_at: dict[str, float] = {}
         self._pending: set[str] = set()
+        # Reports are numbered within this process (a new boot id at each start), and name the
+        # desired revision they were observed against: the control plane ignores stale ones.
+        self.boot_id = uuid.uuid4().hex
+        self._seq = 0
+        self._destroyed: set[str] = set()
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -131,6 +137,7 @@ class Agent:
         power = want["desired_power"]
         if power == "deleted":
             self.driver.destroy(iid)
+            self._destroyed.add(iid)
             self._errors.pop(iid, None)
             return
         exists = have is not None and have.power_state is not PowerState.MISSING
@@ -172,12 +179,16 @@ class Agent:
         observations = []
         reboots = self._reboots()
         desired_ids = set(self.desired)
+        revision = self.revision
+        self._destroyed &= desired_ids
         for iid, want in self.desired.items():
             status = self.driver.status(iid)
             obs: dict[str, Any] = {
                 "instance_id": iid, "power_state": status.power_state.value, "guest_ready": status.guest_ready,
                 "reboot_seq_done": reboots.get(iid, -1), "accel": status.accel,
             }
+            if iid in self._destroyed and status.power_state is PowerState.MISSING:
+                obs["destroyed"] = True
             if iid in self._errors and status.power_state is PowerState.MISSING and want["desired_power"] != "deleted":
                 obs["power_state"] = "ERROR"
                 obs["detail"] = self._errors[iid]
@@ -195,7 +206,8 @@ class Agent:
         unmanaged = [s.instance_id for s in self.driver.list_instances() if s.instance_id not in desired_ids]
         if unmanaged:
             log.warning("unmanaged instances on this host (left alone): %s", ", ".join(unmanaged))
-        self.client.report(observations, unmanaged)
+        self._seq += 1
+        self.client.report(self.boot_id, self._seq, revision, observations, unmanaged)
 
     def run_forever(self) -> None:
         while True:

@@ -22,7 +22,8 @@ def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: s
     if kind == "fake":
         from hexagone.compute.drivers.fake import FakeDriver
 
-        return FakeDriver()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return FakeDriver(state_path=state_dir / "fake-instances.json")  # the guests outlive the agent
     if kind != "qemu":
         raise typer.BadParameter("driver must be qemu or fake")
     from hexagone.compute.drivers.hostnet import HostNetworkConfig

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hexagone import logs
 
 
 class BodyTooLarge(Exception):
@@ -28,8 +31,11 @@ def _problem_bytes(status: int, code: str, title: str, detail: str, request_id: 
 
 
 class RequestContext:
-    """Gives every request an id (``X-Request-Id``, echoed) and refuses bodies over the limit with
-    413 — from Content-Length when given, while streaming otherwise — before any handler runs."""
+    """Gives every request an id (``X-Request-Id``, echoed, and stamped on every log record of the
+    request) and refuses bodies over the limit with 413 — from Content-Length when given, while
+    streaming otherwise — before any handler runs. No exception leaves it: the app's error
+    handlers already answered (and logged) it, and one escaping to the server would make it log
+    the error a second time and close the client's keep-alive connection."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, large_body_paths: str = "") -> None:
         self.app = app
@@ -40,10 +46,35 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        token = logs.request_id.set("")
+        try:
+            await self._serve(scope, receive, watching_send)
+        except Exception as exc:
+            if started:  # the error handler answered (and logged) it; swallowing keeps the connection
+                return
+            logging.getLogger("hexagone.api").error("unhandled error before any response", exc_info=exc)
+            body = _problem_bytes(500, "internal", "Internal error", "Something went wrong on our side.",
+                                  logs.request_id.get(), scope.get("path", ""))
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            logs.request_id.reset(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if given and len(given) <= 64 and given.isprintable() else "req-" + secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        logs.request_id.set(request_id)
         streamed = (
             self.large_paths is not None and scope.get("method") == "PUT" and self.large_paths.match(scope["path"])
         )

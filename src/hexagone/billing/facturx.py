@@ -34,19 +34,25 @@ def _date(parent: Any, tag: str, iso: str) -> None:
     _el(node, "udt:DateTimeString", iso[:10].replace("-", ""), format="102")
 
 
-def _party(parent: Any, tag: str, p: dict[str, str]) -> None:
+def _party(parent: Any, tag: str, p: dict[str, str], category: str, seller: bool) -> None:
+    """A trade party as the VAT category's rules want it: "not subject to VAT" (O) carries no VAT
+    id on either side (BR-O-02), so a non-EU seller's registration id (kept in ``vat_id``) is
+    written as its legal registration id (BT-30) instead; French parties carry their SIREN."""
     party = _el(parent, tag)
     _el(party, "ram:Name", p.get("legal_name") or p.get("name") or "-")
+    vat_id = (p.get("vat_id") or "").replace(" ", "").upper()
     if p.get("siren") or p.get("siret"):
         legal = _el(party, "ram:SpecifiedLegalOrganization")
         _el(legal, "ram:ID", p.get("siren") or p["siret"][:9], schemeID="0002")
+    elif seller and vat_id and category == "O":
+        _el(_el(party, "ram:SpecifiedLegalOrganization"), "ram:ID", vat_id)
     addr = _el(party, "ram:PostalTradeAddress")
     if p.get("address"):
         _el(addr, "ram:LineOne", p["address"][:200])
     _el(addr, "ram:CountryID", p.get("country") or "FR")
-    if p.get("vat_id"):
+    if vat_id and category != "O":
         reg = _el(party, "ram:SpecifiedTaxRegistration")
-        _el(reg, "ram:ID", p["vat_id"].replace(" ", "").upper(), schemeID="VA")
+        _el(reg, "ram:ID", vat_id, schemeID="VA")
 
 
 def _tax(parent: Any, doc: dict[str, Any], basis: str | None = None, calculated: str | None = None) -> None:
@@ -114,8 +120,9 @@ def build(doc: dict[str, Any], notes: list[tuple[str, str]] | None = None) -> by
             _num(ln["amount"]),
         )
     agreement = _el(trade, "ram:ApplicableHeaderTradeAgreement")
-    _party(agreement, "ram:SellerTradeParty", doc["issuer"])
-    _party(agreement, "ram:BuyerTradeParty", doc["account"])
+    category = doc["vat"]["category"]
+    _party(agreement, "ram:SellerTradeParty", doc["issuer"], category, seller=True)
+    _party(agreement, "ram:BuyerTradeParty", doc["account"], category, seller=False)
     _el(trade, "ram:ApplicableHeaderTradeDelivery")
     settle = _el(trade, "ram:ApplicableHeaderTradeSettlement")
     _el(settle, "ram:InvoiceCurrencyCode", doc["currency"])

@@ -28,6 +28,7 @@ from hexagone.db.billing_models import Invoice, InvoiceCounter, InvoiceLine
 from hexagone.db.models import Project
 from hexagone.errors import Conflict, InvalidInput, NotFound
 from hexagone.identity.orgs import load_org, org_target, root_org
+from hexagone.identity.rules import gaps_sentence, issuing_gaps
 from hexagone.ids import new_id
 from hexagone.usecase import UseCase
 
@@ -71,12 +72,23 @@ def content_hash(header: dict[str, Any], lines: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class HeldInvoice:
+    """An invoice the close did not issue, and why: its issuer cannot invoice yet. It takes no
+    number; closing the period again once the issuer's identity is complete issues it."""
+
+    issuer_org_id: str
+    account_org_id: str
+    reason: str
+
+
 @dataclass
 class CloseResult:
     period: str
     issued: list[str] = field(default_factory=list)
     skipped: int = 0
     unpriced: list[tuple[str, str]] = field(default_factory=list)
+    held: list[HeldInvoice] = field(default_factory=list)
 
 
 def close_period(uc: UseCase, period: periods.Period) -> CloseResult:
@@ -108,6 +120,10 @@ def close_period(uc: UseCase, period: periods.Period) -> CloseResult:
             result.skipped += 1
             continue
         issuer, account = orgs[issuer_id], orgs[account_id]
+        gaps = issuing_gaps(issuer.legal)
+        if gaps:
+            result.held.append(HeldInvoice(issuer_id, account_id, gaps_sentence(issuer.name, gaps)))
+            continue
         lines = []
         for pos, k in enumerate(
             sorted(
@@ -175,6 +191,7 @@ def close_period(uc: UseCase, period: periods.Period) -> CloseResult:
             "issued": len(result.issued),
             "skipped": result.skipped,
             "unpriced": [f"{r}/{p}" for r, p in result.unpriced],
+            "held": [{"issuer": h.issuer_org_id, "account": h.account_org_id} for h in result.held],
         },
     )
     return result

@@ -3,12 +3,19 @@ attachment ``factur-x.xml``, EN 16931 profile), and the legal mentions a French 
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
 from hexagone.billing import facturx
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+PRODUCER = "Hexagone"
+KEYWORDS = "Factur-X, invoice"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+PDF_NS = "http://ns.adobe.com/pdf/1.3/"
 
 
 def mentions(doc: dict[str, Any], late_penalty: str) -> list[tuple[str, str]]:
@@ -31,9 +38,7 @@ def mentions(doc: dict[str, Any], late_penalty: str) -> list[tuple[str, str]]:
     if doc["vat"]["note"]:
         out.append(("TXD", doc["vat"]["note"]))
     if doc.get("corrects_number"):
-        out.append(
-            ("REG", f"Avoir rectifiant la facture n° {doc['corrects_number']}. Motif : {doc['reason']}")
-        )
+        out.append(("REG", f"Avoir rectifiant la facture n° {doc['corrects_number']}. Motif : {doc['reason']}"))
     return out
 
 
@@ -53,8 +58,7 @@ def _party_lines(p: dict[str, str]) -> list[str]:
     lines.append(f"Pays : {p.get('country', '')}")
     if p.get("siren") or p.get("siret"):
         lines.append(
-            f"SIREN : {p.get('siren') or p['siret'][:9]}"
-            + (f"  SIRET : {p['siret']}" if p.get("siret") else "")
+            f"SIREN : {p.get('siren') or p['siret'][:9]}" + (f"  SIRET : {p['siret']}" if p.get("siret") else "")
         )
     if p.get("vat_id"):
         lines.append(f"N° TVA : {p['vat_id']}")
@@ -65,7 +69,9 @@ def render(doc: dict[str, Any], late_penalty: str) -> bytes:
     """A plain PDF of the invoice (without the XML)."""
     from fpdf import FPDF
 
-    pdf = FPDF(format="A4")
+    pdf = FPDF(format="A4", enforce_compliance="PDFA_3B")  # sRGB OutputIntent, embedded fonts, PDF 1.7
+    pdf.set_creation_date(dt.datetime.fromisoformat(doc["issued_at"]))  # the same bytes at every download
+    pdf.set_producer(PRODUCER)
     family, unicode_ok = _fonts(pdf)
 
     def t(text: str) -> str:
@@ -99,9 +105,7 @@ def render(doc: dict[str, Any], late_penalty: str) -> bytes:
     pdf.set_xy(10, max(pdf.get_y(), y + 35))
     widths = (8, 74, 40, 24, 22, 22)
     pdf.set_font(family, "B", 8)
-    for w, h in zip(
-        widths, ("#", "Désignation", "Client / projet", "Quantité", "PU HT", "Montant HT"), strict=True
-    ):
+    for w, h in zip(widths, ("#", "Désignation", "Client / projet", "Quantité", "PU HT", "Montant HT"), strict=True):
         pdf.cell(w, 6, t(h), border=1)
     pdf.ln()
     pdf.set_font(family, "", 7)
@@ -146,18 +150,62 @@ def facturx_pdf(doc: dict[str, Any], late_penalty: str) -> bytes:
     xml = facturx.build(doc, mentions(doc, late_penalty))
     meta = {
         "author": doc["issuer"].get("legal_name", ""),
-        "keywords": "Factur-X, invoice",
+        "keywords": KEYWORDS,
         "title": f"{doc['issuer'].get('legal_name', '')}: {doc['number']}",
         "subject": f"Invoice {doc['number']}",
     }
-    return bytes(
-        generate_from_binary(
-            render(doc, late_penalty),
-            xml,
-            flavor="factur-x",
-            level="en16931",
-            check_xsd=True,
-            pdf_metadata=meta,
-            lang="fr-FR",
-        )
+    out = generate_from_binary(
+        render(doc, late_penalty),
+        xml,
+        flavor="factur-x",
+        level="en16931",
+        check_xsd=True,
+        pdf_metadata=meta,
+        lang="fr-FR",
+        xmp_compression=False,
     )
+    return _pdfa3(bytes(out), dt.datetime.fromisoformat(doc["issued_at"]), xml)
+
+
+def _pdfa3(data: bytes, issued_at: dt.datetime, xml: bytes) -> bytes:
+    """Finish what ``factur-x`` leaves short of PDF/A-3b: a PDF 1.7 header, ``rdf:about`` on every
+    XMP description (ISO 19005-3, 6.6.2.3.1 via XMP), one producer and one set of dates in both the
+    Info dictionary and the XMP (6.6.3), all taken from the invoice — dates and the file
+    identifier too — so that every download of an invoice is the same bytes."""
+    from lxml import etree
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, ByteStringObject, NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=io.BytesIO(data))
+    writer.pdf_header = b"%PDF-1.7"
+    file_id = ByteStringObject(hashlib.sha256(xml).digest()[:16])
+    writer._ID = ArrayObject([file_id, file_id])
+    stamp = issued_at.astimezone(dt.UTC)
+    pdf_date = stamp.strftime("D:%Y%m%d%H%M%S+00'00'")
+    xmp_date = stamp.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    root: Any = writer._root_object
+    meta: Any = root["/Metadata"].get_object()
+    tree = etree.fromstring(meta.get_data().split(b"?>", 1)[1].rsplit(b"<?xpacket", 1)[0])
+    for desc in tree.iter(f"{{{RDF}}}Description"):
+        desc.set(f"{{{RDF}}}about", "")
+        for node in desc:
+            name = etree.QName(node).localname
+            if name in ("CreateDate", "ModifyDate", "MetadataDate"):
+                node.text = xmp_date
+            elif name == "Producer":
+                node.text = PRODUCER
+                keywords = etree.SubElement(desc, f"{{{PDF_NS}}}Keywords")  # the Info's, mirrored
+                keywords.text = KEYWORDS
+    packet = (
+        b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        + etree.tostring(tree, encoding="utf-8")
+        + b'\n<?xpacket end="w"?>'
+    )
+    meta.set_data(packet)
+    writer.add_metadata({"/Producer": PRODUCER, "/CreationDate": pdf_date, "/ModDate": pdf_date})
+    for spec in root["/Names"]["/EmbeddedFiles"]["/Names"][1::2]:
+        params = spec.get_object()["/EF"]["/F"].get_object()["/Params"]
+        params[NameObject("/ModDate")] = TextStringObject(pdf_date)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()

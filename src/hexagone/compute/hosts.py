@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from hexagone.billing import metering
 from hexagone.compute import states
@@ -121,10 +122,16 @@ def heartbeat(uc: UseCase, host: Host, inventory: dict[str, Any]) -> dict[str, A
     return {"host_id": host.id, "status": host.status, "desired_revision": host.desired_revision}
 
 
-def bump(uc: UseCase, host_id: str) -> None:
-    """Tell the host's agent its desired state changed (revision + wake-up after commit)."""
+def bump(uc: UseCase, host_id: str) -> int:
+    """Tell the host's agent its desired state changed (revision + wake-up after commit); returns
+    the new revision."""
     uc.session.execute(update(Host).where(Host.id == host_id).values(desired_revision=Host.desired_revision + 1))
     wake(uc, host_id)
+    return current_revision(uc, host_id)
+
+
+def current_revision(uc: UseCase, host_id: str) -> int:
+    return int(uc.session.execute(select(Host.desired_revision).where(Host.id == host_id)).scalar_one())
 
 
 def wake(uc: UseCase, host_id: str) -> None:
@@ -139,7 +146,11 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
     rows = uc.session.execute(
         select(Instance, Image)
         .join(Image, Image.id == Instance.image_id)
-        .where(Instance.host_id == host.id, Instance.state != states.DELETED)
+        .where(
+            Instance.host_id == host.id,
+            # deleted instances whose guest the agent still runs (see ``_zombies``) are destroyed
+            or_(Instance.state != states.DELETED, Instance.id.in_(list(host.unmanaged or []))),
+        )
         .order_by(Instance.id)
     ).all()
     items = []
@@ -171,73 +182,142 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
     return {"host_id": host.id, "revision": host.desired_revision, "instances": items}
 
 
-def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanaged: list[str]) -> dict[str, Any]:
-    """Apply what the agent observed. Unknown ids are ignored; instances of other hosts too."""
-    host.last_heartbeat_at = uc.now
-    if host.status == "down":
-        host.status = "up"
-    host.unmanaged = [str(u)[:64] for u in unmanaged[:1000]]
-    ids = [o.get("instance_id") for o in observations if isinstance(o.get("instance_id"), str)]
-    if not ids:
-        return {"applied": 0}
-    # Lock the instances before the host row (the host's changes above are flushed later): a user
-    # action locks an instance, then the host (``bump``); the opposite order here deadlocked on PostgreSQL.
+@dataclass(frozen=True)
+class Observation:
+    """One instance as the agent saw it. ``None`` fields were not reported and change nothing."""
+
+    instance_id: str
+    power_state: str
+    guest_ready: bool | None = None
+    reboot_seq_done: int | None = None
+    accel: str | None = None
+    detail: str | None = None
+    console_tail: str | None = None
+    destroyed: bool = False
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one agent process observed in one round. ``boot_id`` names the agent process, ``seq``
+    numbers its reports; ``revision`` is the desired-state revision the observations were taken
+    against."""
+
+    boot_id: str
+    seq: int
+    revision: int
+    observations: list[Observation] = field(default_factory=list)
+    unmanaged: list[str] = field(default_factory=list)
+
+
+def report(uc: UseCase, host: Host, rep: Report) -> dict[str, Any]:
+    """Apply what the agent observed. Unknown ids are ignored; instances of other hosts too. A
+    report older than (or the same as) the last applied one of the same agent process is ignored
+    whole; an observation taken against a desired revision older than the instance's last user
+    action is ignored (it may predate that action)."""
+    unmanaged = [str(u)[:64] for u in rep.unmanaged[:1000]]
+    before_unmanaged = list(host.unmanaged or [])
+    ids = {o.instance_id for o in rep.observations} | set(unmanaged) | set(before_unmanaged)
+    # Lock the instances before the host row (the host's changes are flushed later): a user action
+    # locks an instance, then the host (``bump``); the opposite order here deadlocked on PostgreSQL.
     with uc.session.no_autoflush:
         instances = {
             i.id: i
             for i in uc.session.execute(
-                select(Instance).where(Instance.id.in_(ids), Instance.host_id == host.id).with_for_update()
+                select(Instance).where(Instance.id.in_(sorted(ids)), Instance.host_id == host.id)
+                .order_by(Instance.id).with_for_update()
             ).scalars()
-        }
-    applied = 0
-    freed = False
-    for obs in observations:
-        inst = instances.get(obs.get("instance_id", ""))
-        if inst is None:
+        } if ids else {}
+    if not _advance_sequence(uc, host, rep.boot_id, rep.seq):
+        return {"applied": 0, "stale": True}
+    host.last_heartbeat_at = uc.now
+    if host.status == "down":
+        host.status = "up"
+    applied, freed = 0, False
+    for obs in rep.observations:
+        inst = instances.get(obs.instance_id)
+        if inst is None or rep.revision < inst.intent_revision:
             continue
-        before = inst.state
-        power = str(obs.get("power_state", ""))
-        after = states.apply_observation(before, power, inst.desired_power)
-        if inst.state == states.REBOOTING and obs.get("reboot_seq_done", -1) >= inst.reboot_seq and power == "RUNNING":
-            after = states.RUNNING
-        if power == "ERROR" and before in (states.BUILDING, states.REBOOTING):
-            after = states.ERROR
-            inst.error_reason = str(obs.get("detail") or "The host could not start the instance.")[:1000]
-        elif power == "CRASHED" and after == states.ERROR:
-            inst.error_reason = "The guest crashed or was killed; start or reboot it."
-        if isinstance(obs.get("console_tail"), str):
-            _store_console(uc, inst.id, obs["console_tail"][-65536:])
-        if "guest_ready" in obs:
-            inst.guest_ready = bool(obs["guest_ready"]) and after == states.RUNNING
-        if obs.get("accel"):
-            inst.accel = str(obs["accel"])[:8]
-        if after != before or (
-            inst.task and power in ("RUNNING", "STOPPED") and (power == "RUNNING") == (inst.desired_power == "running")
-        ):
-            inst.task = ""
+        before, after = inst.state, _observe(uc, inst, obs)
         if after != before:
-            inst.state = after
-            metering.instance_changed(uc, inst, before, after)
-            inst.updated_at = uc.now
-            if after == states.RUNNING and inst.launched_at is None:
-                inst.launched_at = uc.now
-            if after == states.DELETED:
-                inst.deleted_at = uc.now
-                _release(uc, inst)
-                freed = True
-            uc.actor.name = f"agent:{host.name}"
-            uc.audit(
-                "instance.state",
-                "instance",
-                inst.id,
-                inst.org_id,
-                inst.org_path,
-                details={"from": before, "to": after, "host": host.name},
-            )
+            _move(uc, host, inst, before, after)
+            freed = freed or after == states.DELETED
             applied += 1
-    if freed:
+    zombies = _zombies(instances, rep.observations, unmanaged)
+    host.unmanaged = unmanaged + sorted(zombies - set(unmanaged))
+    if freed or zombies != _zombies(instances, [], before_unmanaged):
         bump(uc, host.id)
     return {"applied": applied}
+
+
+def _advance_sequence(uc: UseCase, host: Host, boot_id: str, seq: int) -> bool:
+    """Record (boot_id, seq) as the host's last report unless it is not newer; False when stale."""
+    result = uc.session.execute(
+        update(Host)
+        .where(
+            Host.id == host.id,
+            or_(Host.agent_boot_id.is_(None), Host.agent_boot_id != boot_id, Host.agent_seq < seq),
+        )
+        .values(agent_boot_id=boot_id, agent_seq=seq)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _observe(uc: UseCase, inst: Instance, obs: Observation) -> str:
+    """Apply one observation's fields (only those reported) and return the instance's new state."""
+    before, power = inst.state, obs.power_state
+    after = states.apply_observation(before, power, inst.desired_power, obs.destroyed)
+    rebooted = obs.reboot_seq_done is not None and obs.reboot_seq_done >= inst.reboot_seq
+    if before == states.REBOOTING and rebooted and power == "RUNNING":
+        after = states.RUNNING
+    if power == "ERROR" and before in (states.BUILDING, states.REBOOTING):
+        after = states.ERROR
+        inst.error_reason = str(obs.detail or "The host could not start the instance.")[:1000]
+    elif power == "CRASHED" and after == states.ERROR and before != states.ERROR:
+        inst.error_reason = "The guest crashed or was killed; start or reboot it."
+    if after in (states.RUNNING, states.STOPPED) and after != before:
+        inst.error_reason = ""
+    if obs.console_tail is not None:
+        _store_console(uc, inst.id, obs.console_tail[-65536:])
+    if obs.guest_ready is not None:
+        inst.guest_ready = obs.guest_ready and after == states.RUNNING
+    elif after != states.RUNNING:
+        inst.guest_ready = False
+    if obs.accel:
+        inst.accel = obs.accel[:8]
+    if after != before or (
+        inst.task and power in ("RUNNING", "STOPPED") and (power == "RUNNING") == (inst.desired_power == "running")
+    ):
+        inst.task = ""
+    return after
+
+
+def _move(uc: UseCase, host: Host, inst: Instance, before: str, after: str) -> None:
+    inst.state = after
+    metering.instance_changed(uc, inst, before, after)
+    inst.updated_at = uc.now
+    if after == states.RUNNING and inst.launched_at is None:
+        inst.launched_at = uc.now
+    if after == states.DELETED:
+        inst.deleted_at = uc.now
+        _release(uc, inst)
+    uc.actor.name = f"agent:{host.name}"
+    uc.audit(
+        "instance.state",
+        "instance",
+        inst.id,
+        inst.org_id,
+        inst.org_path,
+        details={"from": before, "to": after, "host": host.name},
+    )
+
+
+def _zombies(instances: dict[str, Instance], observations: list[Observation], unmanaged: list[str]) -> set[str]:
+    """Instances this region deleted whose guest the agent still finds: listed as unmanaged, or
+    observed in another power state than MISSING. They go back to the desired state as ``deleted``,
+    so the agent destroys them (a guest the region never knew is not among them: left alone)."""
+    present = set(unmanaged) | {o.instance_id for o in observations if o.power_state != "MISSING"}
+    return {i for i in present if i in instances and instances[i].state == states.DELETED}
 
 
 def _store_console(uc: UseCase, instance_id: str, text: str) -> None:

@@ -137,6 +137,7 @@ def create_instance(uc: UseCase, body: dict[str, Any]) -> Instance:
         task="",
         desired_power="running",
         reboot_seq=0,
+        intent_revision=hosts.current_revision(uc, host_id),  # the claim moved it
         error_reason="",
         guest_ready=False,
         key_name=body.get("key_name"),
@@ -227,7 +228,7 @@ def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
     metering.instance_changed(uc, inst, before, inst.state)
     inst.updated_at = uc.now
     if inst.host_id:
-        hosts.bump(uc, inst.host_id)
+        inst.intent_revision = hosts.bump(uc, inst.host_id)
     uc.audit(
         f"instance.{verb}", "instance", inst.id, inst.org_id, inst.org_path, details={"from": before, "to": inst.state}
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy import exc as sa_exc
 from starlette.concurrency import run_in_threadpool
 
 from hexagone.audit.service import Actor
@@ -50,5 +51,8 @@ async def periodic(app_state, interval: float = 10.0, billing_every: int = 30) -
             await run_in_threadpool(run_once, app_state)
             if rounds % billing_every == 0:
                 await run_in_threadpool(run_billing, app_state)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as exc:
+            # an outage (database lost, disk full): one line, no traceback; the next round retries
+            log.warning("periodic job skipped, a dependency is unavailable (%s)", type(exc).__name__)
         except Exception:  # keep the loop alive; the next round retries
             log.exception("periodic job failed")

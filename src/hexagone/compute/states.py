@@ -4,13 +4,16 @@
                   │  ▲
                   ▼  │
                 REBOOTING                   (reboot, back to RUNNING)
-    any live ──▶ DELETING ──▶ DELETED       (delete; the agent confirms the VM is gone)
+    any live ──▶ DELETING ──▶ DELETED       (delete; only the agent's confirmation that it
+                                             destroyed the guest finishes it, never a MISSING)
     BUILDING/REBOOTING/… ──▶ ERROR          (with a reason the customer can act on)
 
 ``UNKNOWN`` is never stored: it is how a live instance is *shown* while its host misses heartbeats.
 """
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 from hexagone.errors import Conflict
 
@@ -27,11 +30,15 @@ ACTIONS: dict[str, dict[str, str]] = {
     "delete": {s: DELETING for s in (BUILDING, RUNNING, STOPPED, REBOOTING, ERROR, DELETING)},
 }
 
-#: what the agent observed -> {current state: new state}
+#: the power states an agent may report (the driver's, plus ERROR: the host could not start it)
+ObservedPower = Literal["RUNNING", "STOPPED", "PAUSED", "CRASHED", "MISSING", "ERROR"]
+OBSERVED_POWERS: tuple[str, ...] = get_args(ObservedPower)
+
+#: what the agent observed -> {current state: new state}. MISSING moves nothing: a guest absent from
+#: a (possibly stale) listing is not a guest destroyed; ``destroyed`` is the agent's confirmation.
 OBSERVED: dict[str, dict[str, str]] = {
     "RUNNING": {BUILDING: RUNNING, REBOOTING: RUNNING, ERROR: RUNNING},
     "STOPPED": {RUNNING: STOPPED, REBOOTING: REBOOTING},
-    "MISSING": {DELETING: DELETED},
     "CRASHED": {RUNNING: ERROR, BUILDING: ERROR, REBOOTING: ERROR},
 }
 
@@ -53,8 +60,11 @@ def apply_action(state: str, action: str) -> str:
     return moves[state]
 
 
-def apply_observation(state: str, observed: str, desired: str) -> str:
-    """The state after the agent reports ``observed`` power (RUNNING/STOPPED/MISSING/CRASHED)."""
+def apply_observation(state: str, observed: str, desired: str, destroyed: bool = False) -> str:
+    """The state after the agent reports ``observed`` power (RUNNING/STOPPED/MISSING/CRASHED);
+    ``destroyed``: the agent confirms it destroyed the guest of a deleting instance."""
+    if state == DELETING:
+        return DELETED if destroyed and observed == "MISSING" else state
     if observed == "RUNNING" and state == STOPPED and desired == "running":
         return RUNNING
     if observed == "STOPPED" and state == RUNNING and desired == "running":

@@ -17,7 +17,9 @@ ID = String(36)
 class Host(Base):
     """A compute host. ``*_used`` are the scheduler's claims, changed only by conditional UPDATEs
     so concurrent placements can never overcommit. ``desired_revision`` grows whenever the host's
-    desired state changes; agents long-poll on it."""
+    desired state changes; agents long-poll on it. ``agent_boot_id``/``agent_seq`` are the last
+    applied report (each agent process has its own boot id and numbers its reports): an older or
+    repeated report of the same boot is ignored."""
 
     __tablename__ = "hosts"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -41,6 +43,8 @@ class Host(Base):
     last_heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     agent_version: Mapped[str] = mapped_column(String(32), default="")
     unmanaged: Mapped[list[str]] = mapped_column(JSON, default=list)
+    agent_boot_id: Mapped[str | None] = mapped_column(String(64))
+    agent_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -134,7 +138,9 @@ class ServerGroup(Base):
 
 class Instance(Base):
     """A virtual machine. ``state`` follows ``compute.states``; ``desired_power`` is what the agent
-    converges to; ``reboot_seq`` grows on each reboot request."""
+    converges to; ``reboot_seq`` grows on each reboot request. ``intent_revision`` is the host's
+    desired revision that carried the last user action on it: an agent observation taken against an
+    older revision predates that action and is ignored."""
 
     __tablename__ = "instances"
     __table_args__ = (
@@ -160,6 +166,7 @@ class Instance(Base):
     task: Mapped[str] = mapped_column(String(16), default="")
     desired_power: Mapped[str] = mapped_column(String(16), default="running")  # running|stopped|deleted
     reboot_seq: Mapped[int] = mapped_column(Integer, default=0)
+    intent_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     error_reason: Mapped[str] = mapped_column(String(1000), default="")
     guest_ready: Mapped[bool] = mapped_column(Boolean, default=False)
     key_name: Mapped[str | None] = mapped_column(String(255))

@@ -11,7 +11,7 @@ from hexagone.authz.policy import Target, may_have_child, visible_scopes
 from hexagone.db.models import Organisation, Project, Region, RoleGrant, User, Zone
 from hexagone.db.pagination import paginate
 from hexagone.errors import Conflict, InvalidInput, NotFound
-from hexagone.identity.rules import legal_problems
+from hexagone.identity.rules import gaps_sentence, issuing_gaps, legal_problems
 from hexagone.ids import is_id, new_id
 from hexagone.usecase import UseCase
 
@@ -44,6 +44,16 @@ def _check_legal(data: dict[str, Any]) -> None:
         raise InvalidInput("The legal details are not valid: " + "; ".join(problems) + ".")
 
 
+def _check_can_invoice(reseller: Organisation) -> None:
+    """A reseller invoices the organisations under it: it takes them on only once its legal
+    identity is complete, so that no invoice it issues is refused by the buyer's platform."""
+    gaps = issuing_gaps(
+        {k: getattr(reseller, k) for k in ("legal_name", "country", "vat_id", "siren", "siret", "address")}
+    )
+    if gaps:
+        raise Conflict(gaps_sentence(f"The reseller {reseller.name!r}", gaps))
+
+
 def _check_residency(residency: dict[str, Any]) -> None:
     for key in residency:
         if key not in ("allowed_countries", "allowed_regions"):
@@ -61,6 +71,8 @@ def create_org(uc: UseCase, parent_id: str, kind: str, data: dict[str, Any]) -> 
         )
     _check_legal(data)
     _check_residency(data.get("residency") or {})
+    if parent.kind == "reseller":
+        _check_can_invoice(parent)
     oid = new_id()
     org = Organisation(
         id=oid,

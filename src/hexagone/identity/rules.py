@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 COMMON_PASSWORDS = frozenset(
     {
@@ -122,3 +123,35 @@ def legal_problems(country: str, vat_id: str, siren: str, siret: str) -> list[st
     if (siren or siret) and country != "FR":
         problems.append("siren and siret apply to French organisations only (country FR)")
     return problems
+
+
+# What an organisation's legal identity needs before it may issue e-invoices (EN 16931):
+#   every issuer              a legal name and a postal address (BT-27, BG-5)
+#   issuer in France          its SIREN (or SIRET), the legal registration id (BT-30)
+#   issuer in the EU          its VAT id (BT-31): standard rate, reverse charge and exempt invoices
+#                             all require it (BR-S-02, BR-AE-02, BR-E-02)
+#   issuer outside the EU     a registration id (kept in ``vat_id``, e.g. a Swiss UID), written as
+#                             BT-30: "not subject to VAT" invoices carry no VAT id (BR-O-02), and
+#                             BR-CO-26 wants one identifier of the seller.
+
+
+def issuing_gaps(legal: Mapping[str, str]) -> list[str]:
+    """What ``legal`` (the fields of ``pricing.legal_of``) lacks before it may issue invoices."""
+    country = legal.get("country") or "FR"
+    gaps = []
+    if not (legal.get("legal_name") or "").strip():
+        gaps.append("a legal name")
+    if not (legal.get("address") or "").strip():
+        gaps.append("a postal address")
+    if country == "FR" and not (legal.get("siren") or legal.get("siret")):
+        gaps.append("a SIREN or SIRET")
+    if not (legal.get("vat_id") or "").strip():
+        gaps.append("a VAT id" if country in EU_COUNTRIES else "a company registration id (in vat_id)")
+    return gaps
+
+
+def gaps_sentence(name: str, gaps: list[str]) -> str:
+    return (
+        f"{name} cannot issue invoices yet: its legal identity lacks {', '.join(gaps)}. "
+        "Complete it with `hexagone org update` (or PATCH /v1/organisations/{id})."
+    )

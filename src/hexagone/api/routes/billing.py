@@ -247,6 +247,10 @@ def close_period(month: str, uc: UC) -> dict[str, Any]:
         "issued": len(result.issued),
         "skipped": result.skipped,
         "unpriced": [{"region_id": r, "product": p} for r, p in result.unpriced],
+        "held": [
+            {"issuer_org_id": h.issuer_org_id, "account_org_id": h.account_org_id, "reason": h.reason}
+            for h in result.held
+        ],
     }
 
 

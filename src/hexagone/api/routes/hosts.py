@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from hexagone.api.deps import UC, PageQ, page_body
 from hexagone.api.routing import AGENT, PUBLIC, endpoint, new_router
 from hexagone.api.schemas import Strict
-from hexagone.compute import hosts
+from hexagone.compute import hosts, states
 from hexagone.db.compute_models import Host, Image, Instance
 from hexagone.db.pagination import paginate
 from hexagone.errors import NotFound
@@ -54,16 +54,22 @@ class JoinIn(Strict):
 
 
 class Observation(Strict):
+    """One instance as observed; a field left out is not changed."""
+
     instance_id: str = Field(max_length=64)
-    power_state: str = Field(max_length=16)
-    guest_ready: bool = False
-    reboot_seq_done: int = -1
+    power_state: states.ObservedPower
+    guest_ready: bool | None = None
+    reboot_seq_done: int | None = Field(None, ge=-1)
     accel: str | None = Field(None, max_length=8)
     detail: str | None = Field(None, max_length=1000)
     console_tail: str | None = Field(None, max_length=65536)
+    destroyed: bool = Field(False, description="The agent destroyed this (deleting) instance's guest.")
 
 
 class ReportIn(Strict):
+    boot_id: str = Field(min_length=1, max_length=64, description="The agent process's own id, new at each start.")
+    seq: int = Field(ge=0, description="Grows with each report of the same boot; older or repeated ones are ignored.")
+    revision: int = Field(ge=0, description="The desired-state revision the observations were taken against.")
     observations: list[Observation] = Field(default_factory=list, max_length=5000)
     unmanaged: list[str] = Field(default_factory=list, max_length=1000)
 
@@ -113,8 +119,13 @@ def heartbeat(body: Inventory, uc: UC) -> dict[str, Any]:
 
 @endpoint(agent_router, "POST", "/report", permission=AGENT)
 def report(body: ReportIn, uc: UC) -> dict[str, Any]:
-    """What the agent observes: power state, guest readiness, console tail, unmanaged VMs."""
-    return hosts.report(uc, uc.extras["host"], [o.model_dump() for o in body.observations], body.unmanaged)
+    """What the agent observes: power state, guest readiness, console tail, unmanaged VMs.
+    Answers ``stale: true`` (and changes nothing) for a report not newer than the last applied one."""
+    rep = hosts.Report(
+        boot_id=body.boot_id, seq=body.seq, revision=body.revision, unmanaged=body.unmanaged,
+        observations=[hosts.Observation(**o.model_dump()) for o in body.observations],
+    )
+    return hosts.report(uc, uc.extras["host"], rep)
 
 
 @endpoint(agent_router, "GET", "/desired", permission=AGENT)
@@ -169,7 +180,6 @@ async def desired(
 @endpoint(agent_router, "GET", "/images/{image_id}/{part}", permission=AGENT)
 def image_file(image_id: str, part: Literal["disk", "kernel", "initrd"], uc: UC) -> FileResponse:
     """Image data for agents that need it to boot an instance placed on their host."""
-    from hexagone.compute import states
     from hexagone.compute.images import image_files
 
     host: Host = uc.extras["host"]

@@ -347,6 +347,8 @@ def close(
             f"Warning: usage of {gap['product']} in region {gap['region_id']} has no price and was not billed: "
             "set one with `hexagone billing price set`."
         )
+    for held in body.get("held") or []:
+        note(f"Held (not issued, no number taken): {held['reason']} Then run `hexagone billing close` again.")
     if fmt == "json":
         print_record(body, fmt)
 

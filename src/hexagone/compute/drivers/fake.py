@@ -5,20 +5,32 @@ First-class implementation of ``ComputeDriver``, used by tests and to simulate t
 
     FakeDriver(fail_on={"spawn": PermanentError("The image is corrupt.")}, delays={"spawn": 0.5})
 
+Capacity has one source of truth, the region's placement (the host's totals × its overcommit
+ratios): like QEMU, the fake never refuses a spawn for lack of room; a host that runs out of room is
+played with ``fail_on={"spawn": TemporaryError(...)}``.
+
 ``fail_on`` maps a method name to an exception raised on each call (edit the dict to change it);
 ``delays`` maps a method name to seconds slept before acting, and ``"boot"`` to seconds between
 power-on and ``guest_ready``. The ``simulate_*`` methods play what a real host can do behind the
 agent's back (a crash, a guest shutting itself down).
+
+With ``state_path``, the instances are also kept in that JSON file (rewritten atomically at each
+change) and found again by a new driver on the same file: the guests outlive a killed agent, as a
+hypervisor's do, and a test can see from outside which guests "run" on the host.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from hexagone.compute.driver import HostInventory, InstanceSpec, InstanceStatus, PowerState
-from hexagone.errors import Conflict, NotFound, TemporaryError
+from hexagone.errors import Conflict, NotFound
 
 DEFAULT_INVENTORY = HostInventory(vcpus=32, ram_mb=131072, disk_gb=2000)
 _CONSOLE_LINES = 8
@@ -45,6 +57,7 @@ class FakeDriver:
         inventory: HostInventory = DEFAULT_INVENTORY,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        state_path: Path | None = None,
     ) -> None:
         self.fail_on: dict[str, Exception] = dict(fail_on or {})
         self.delays: dict[str, float] = dict(delays or {})
@@ -54,6 +67,31 @@ class FakeDriver:
         self._instances: dict[str, _Instance] = {}
         self._lock = threading.Lock()
         self._next_pid = 1000
+        self._state_path = state_path
+        if state_path is not None and state_path.exists():
+            self._load(state_path)
+
+    # -- optional persistence ------------------------------------------------------------------
+
+    def _load(self, path: Path) -> None:
+        for item in json.loads(path.read_text()):
+            spec = dict(item["spec"])
+            spec["ssh_authorized_keys"] = tuple(spec.get("ssh_authorized_keys") or ())
+            inst = _Instance(InstanceSpec(**spec), pid=int(item["pid"]))
+            inst.state = PowerState(item["state"])
+            inst.console = list(item.get("console") or [])
+            self._instances[inst.spec.instance_id] = inst
+            self._next_pid = max(self._next_pid, inst.pid)
+
+    def _save(self) -> None:
+        """Called with the lock held, after each change."""
+        if self._state_path is None:
+            return
+        data = [{"spec": dataclasses.asdict(i.spec) | {"metadata": dict(i.spec.metadata)}, "state": i.state.value,
+                 "pid": i.pid, "console": i.console} for i in self._instances.values()]
+        tmp = self._state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self._state_path)
 
     # -- injected behaviour -------------------------------------------------------------------
 
@@ -99,7 +137,7 @@ class FakeDriver:
             "graceful_stop": True,
             "console_log": True,
             "guest_ready_signal": True,
-            "enforces_capacity": True,
+            "enforces_capacity": False,
         }
 
     def inventory(self) -> HostInventory:
@@ -128,21 +166,10 @@ class FakeDriver:
                         "destroy it first or use another id."
                     )
                 return self._status(existing)
-            used = [i.spec for i in self._instances.values()]
-            inv = self._inventory
-            if (
-                sum(s.vcpus for s in used) + spec.vcpus > inv.vcpus
-                or sum(s.ram_mb for s in used) + spec.ram_mb > inv.ram_mb
-                or sum(s.disk_gb for s in used) + spec.disk_gb > inv.disk_gb
-            ):
-                raise TemporaryError(
-                    f"Host has no room for instance {spec.instance_id} "
-                    f"({spec.vcpus} vCPU, {spec.ram_mb} MB, {spec.disk_gb} GB); retry after others leave.",
-                    delay=30.0,
-                )
             inst = _Instance(spec, pid=0)
             self._power_on(inst)
             self._instances[spec.instance_id] = inst
+            self._save()
             return self._status(inst)
 
     def start(self, instance_id: str) -> InstanceStatus:
@@ -151,6 +178,7 @@ class FakeDriver:
             inst = self._get(instance_id)
             if inst.state in (PowerState.STOPPED, PowerState.CRASHED):
                 self._power_on(inst)
+                self._save()
             return self._status(inst)
 
     def stop(self, instance_id: str, timeout: float = 60.0) -> InstanceStatus:
@@ -158,6 +186,7 @@ class FakeDriver:
         with self._lock:
             inst = self._get(instance_id)
             inst.state = PowerState.STOPPED
+            self._save()
             return self._status(inst)
 
     def reboot(self, instance_id: str, hard: bool = False) -> InstanceStatus:
@@ -165,6 +194,7 @@ class FakeDriver:
         with self._lock:
             inst = self._get(instance_id)
             self._power_on(inst)
+            self._save()
             return self._status(inst)
 
     def pause(self, instance_id: str) -> InstanceStatus:
@@ -173,6 +203,7 @@ class FakeDriver:
             inst = self._get(instance_id)
             if inst.state is PowerState.RUNNING:
                 inst.state = PowerState.PAUSED
+                self._save()
             return self._status(inst)
 
     def unpause(self, instance_id: str) -> InstanceStatus:
@@ -181,12 +212,14 @@ class FakeDriver:
             inst = self._get(instance_id)
             if inst.state is PowerState.PAUSED:
                 inst.state = PowerState.RUNNING
+                self._save()
             return self._status(inst)
 
     def destroy(self, instance_id: str) -> None:
         self._enter("destroy")
         with self._lock:
-            self._instances.pop(instance_id, None)
+            if self._instances.pop(instance_id, None) is not None:
+                self._save()
 
     def status(self, instance_id: str) -> InstanceStatus:
         self._enter("status")
@@ -218,8 +251,10 @@ class FakeDriver:
         """The hypervisor process dies: the instance becomes ``CRASHED``."""
         with self._lock:
             self._get(instance_id).state = PowerState.CRASHED
+            self._save()
 
     def simulate_guest_shutdown(self, instance_id: str) -> None:
         """The guest powers itself off: the instance becomes ``STOPPED``."""
         with self._lock:
             self._get(instance_id).state = PowerState.STOPPED
+            self._save()
