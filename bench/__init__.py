@@ -16,6 +16,7 @@ SECTIONS: dict[str, str] = {
     "identity": "bench.identity",
     "billing": "bench.billing",
     "compute": "bench.compute",
+    "admission": "bench.admission",
 }
 
 

@@ -20,10 +20,13 @@ class HttpError(RuntimeError):
 
 
 class Http:
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None, timeout: float = 60) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None, timeout: float = 60,
+                 source: str | None = None) -> None:
+        """``source``: the local address to connect from (e.g. 127.0.0.2, to look like another host)."""
         parts = urlsplit(base_url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        self._conn = http.client.HTTPConnection(host, port, timeout=timeout,
+                                                source_address=(source, 0) if source else None)
         self.headers = dict(headers or {})
 
     def request(self, method: str, path: str, body: Any = None,

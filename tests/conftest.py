@@ -34,6 +34,9 @@ def test_settings(data_dir: Path, url: str, **extra: Any) -> Settings:
         "data_dir": data_dir, "database_url": url, "secret_key": "test-key-0123456789",
         "admin_password": ADMIN_PASSWORD, "argon2_time_cost": 1, "argon2_memory_kib": 8192,
         "argon2_parallelism": 1, "single_machine": True,
+        # every TestClient request comes from one address ("testclient") and the frozen clock never
+        # refills a bucket: the policy matrix alone logs in more often than a real source (or account) may
+        "auth_rate_per_source": 1000, "auth_rate_per_account": 1000,
     }
     values.update(extra)
     return Settings(**values)

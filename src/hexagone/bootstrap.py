@@ -34,7 +34,7 @@ class Runtime:
 def build_runtime(settings: Settings, clock: Clock | None = None, db: Database | None = None) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     hasher = Hasher(settings.hashing_key(), settings.argon2_time_cost, settings.argon2_memory_kib,
-                    settings.argon2_parallelism)
+                    settings.argon2_parallelism, settings.hash_queue_max, settings.hash_queue_seconds)
     return Runtime(settings, db or Database(settings.resolved_database_url()), clock or SystemClock(), hasher)
 
 

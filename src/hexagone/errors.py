@@ -79,7 +79,13 @@ class NoValidHost(HexagoneError):
 
 
 class RateLimited(HexagoneError):
+    """Too many attempts or requests; retry after ``retry_after`` seconds (the Retry-After header)."""
+
     code = "rate-limited"
+
+    def __init__(self, message: str, retry_after: float = 1.0, **extra: object) -> None:
+        super().__init__(message, **extra)
+        self.retry_after = retry_after
 
 
 class Unavailable(HexagoneError):

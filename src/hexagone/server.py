@@ -95,6 +95,10 @@ def up(
             f.write(f"login: {res.admin_name}\npassword: {res.admin_password}\n")
     if settings.local_agent:
         threading.Thread(target=_start_local_region, args=(rt, url), daemon=True).start()
+    # The event loop and the worker threads share one interpreter lock: while heavy handlers run,
+    # a request waits up to this interval for the lock at each step (the default 5 ms made a
+    # health check wait tens of ms behind two list pages). See docs/security-admission.md.
+    sys.setswitchinterval(0.001)
     uvicorn.run(
         build_asgi(rt),
         host=settings.host,

@@ -49,6 +49,50 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, description="Largest JSON request body accepted (413 above).")
     login_max_failures: int = Field(5, description="Failed logins before an account is locked.")
     login_lockout_seconds: int = Field(900, description="How long a locked account stays locked.")
+    auth_rate_window_seconds: int = Field(
+        60, description="Window of the authentication rate limits and of the aggregation of failed logins for "
+        "unknown names (one audit record per source and window, with a count)."
+    )
+    auth_rate_per_source: int = Field(
+        30, description="Authentication attempts (login, Keystone tokens, password and TOTP changes) one source "
+        "address may make per window; 429 with Retry-After above. 0: unlimited."
+    )
+    auth_rate_per_account: int = Field(
+        10, description="Authentication attempts per account (login name or user id) per window; 429 above. "
+        "0: unlimited."
+    )
+    admission_enabled: bool = Field(
+        True, description="Authentication rate limits and per-principal admission control (turn off only to "
+        "measure their cost)."
+    )
+    admission_concurrency_per_principal: int = Field(
+        16, description="Requests one principal (credential; source address when anonymous) may have in "
+        "progress; 429 with Retry-After above. 0: unlimited."
+    )
+    admission_heavy_per_principal: int = Field(
+        2, description="List pages and exports one principal may have in progress; 429 above. 0: unlimited."
+    )
+    admission_heavy_slots: int = Field(
+        1, description="List pages and exports the process runs at once; others wait for a slot (CPU-bound "
+        "Python gains nothing from a second one under the interpreter lock; raise it when lists wait on a "
+        "remote PostgreSQL)."
+    )
+    admission_refusal_delay_seconds: float = Field(
+        0.5, description="A 429 from the rate limits or the per-principal limits is answered after this delay "
+        "(held on the event loop, no thread), so a client that ignores Retry-After cannot flood the server "
+        "with cheap refusals."
+    )
+    admission_queue_seconds: float = Field(
+        2.0, description="Longest wait for such a slot; 503 with Retry-After after it."
+    )
+    hash_queue_max: int = Field(
+        8, description="Password verifications that may wait for a free argon2id slot (one per core); 429 "
+        "with Retry-After when the queue is full."
+    )
+    hash_queue_seconds: float = Field(2.0, description="Longest wait for an argon2id slot; 429 after it.")
+    health_timeout_seconds: float = Field(
+        2.0, description="Longest wait of /v1/health for its database probe; 503 after it."
+    )
     password_min_length: int = Field(12, description="Shortest password accepted.")
     argon2_time_cost: int = Field(3, description="argon2id iterations (RFC 9106 second recommendation: 3).")
     argon2_memory_kib: int = Field(65536, description="argon2id memory in KiB (RFC 9106: 64 MiB).")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hexagone.admission.control import Admission
 from hexagone.audit import service as audit
 from hexagone.authz.policy import Decision, Principal, Target, decide
 from hexagone.errors import Forbidden, NotFound, Unauthenticated
@@ -29,6 +30,7 @@ class UseCase:
     actor: audit.Actor
     principal: Principal | None = None
     permission: str = ""
+    admission: Admission | None = None  # the process's rate limits and tallies (None: outside a server)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_principal(self) -> Principal:

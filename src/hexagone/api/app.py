@@ -13,7 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from hexagone import __version__, openstack
+from hexagone.admission.control import Admission
 from hexagone.api import openapi, problems
+from hexagone.api.health import HealthProbe
 from hexagone.api.middleware import RequestContext
 from hexagone.api.routes import audit, auth, billing, catalogue, compute, hosts, meta, orgs, regions, users
 from hexagone.clock import Clock
@@ -41,6 +43,7 @@ def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,
         yield
         if task is not None:
             task.cancel()
+        app.state.health.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -57,6 +60,8 @@ def create_app(settings: Settings, db: Database, clock: Clock, hasher: Hasher,
     app.state.db = db
     app.state.clock = clock
     app.state.hasher = hasher
+    app.state.admission = Admission.from_settings(settings)
+    app.state.health = HealthProbe(db, settings.health_timeout_seconds)
     app.state.extras = {"notifier": HostNotifier(), **(extras or {})}
     for router in ROUTERS:
         app.include_router(router, include_in_schema=router not in UNDOCUMENTED)

@@ -31,9 +31,19 @@ def build_use_case(request: Request, permission: str = "") -> UseCase:
     actor = Actor(source_ip=client, request_id=getattr(request.state, "request_id", ""))
     uc = UseCase(
         session=request.state.session, now=state.clock.now(), settings=state.settings, hasher=state.hasher,
-        actor=actor, permission=permission, extras={**state.extras, "shared": state.extras},
+        actor=actor, permission=permission, admission=state.admission,
+        extras={**state.extras, "shared": state.extras},
     )
     return uc
+
+
+def throttle_auth(request: Request, account: str) -> None:
+    """Count an authentication attempt (login, token, password or second-factor check) for the
+    account it names; RateLimited (429 + Retry-After) over its rate. Call it first, before any
+    password is hashed. (The source address was counted before the request took a thread: the
+    endpoint is marked ``routing.auth_attempt``.)"""
+    state = request.app.state
+    state.admission.check_account(account, state.clock.now().timestamp())
 
 
 def get_use_case(request: Request) -> UseCase:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -122,15 +123,20 @@ def problem(request: Request, status: int, title: str, detail: str, code: str, *
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def retry_after(exc: errors.HexagoneError) -> str | None:
+    """The Retry-After header (whole seconds, at least 1) of an error that says when to retry."""
+    delay = getattr(exc, "retry_after", None)
+    if delay is None and isinstance(exc, errors.TemporaryError):
+        delay = exc.delay
+    return None if delay is None else str(max(1, math.ceil(delay)))
+
+
 def error_response(request: Request, exc: errors.HexagoneError) -> JSONResponse:
     status, title = status_for(exc)
     extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | bool | list | dict)}
-    retry_after: int | None = None
-    if isinstance(exc, errors.Unavailable):
-        retry_after = exc.retry_after
-    elif isinstance(exc, errors.TemporaryError):
-        retry_after = int(exc.delay + 0.999)
-    return problem(request, status, title, exc.message, exc.code, retry_after=retry_after, **extra)
+    after = retry_after(exc)  # Unavailable and RateLimited carry retry_after, TemporaryError a delay
+    return problem(request, status, title, exc.message, exc.code,
+                   retry_after=int(after) if after is not None else None, **extra)
 
 
 async def on_hexagone_error(request: Request, exc: Exception) -> JSONResponse:

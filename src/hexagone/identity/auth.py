@@ -107,6 +107,9 @@ def login(
     else:
         password_ok = uc.hasher.verify_password(stored, password)
     base_details = {"login": name[:100]}
+    if user is None and uc.admission is not None:
+        unknown_name_failure(uc, name)
+        return LoginResult(error=Unauthenticated(BAD_LOGIN))
     if user is None or not user.enabled:
         uc.audit(
             "auth.login",
@@ -162,6 +165,27 @@ def login(
         details={**base_details, "mfa": user.totp_enabled, "token_id": row.id},
     )
     return LoginResult(token=raw, token_row=row, user=user, warnings=warnings)
+
+
+def unknown_name_failure(uc: UseCase, name: str) -> None:
+    """Audit a login for an unknown name, aggregated: the first one of a source in a window is
+    recorded, the next ones only counted, and the count recorded once the window is over (with a
+    later failure), so an anonymous client cannot grow the trail without bound."""
+    assert uc.admission is not None
+    tally = uc.admission.unknown_logins
+    record_this, closed = tally.note(uc.actor.source_ip, uc.now.timestamp())
+    root = root_path(uc)
+    for summary in closed:
+        since = dt.datetime.fromtimestamp(summary.since, dt.UTC).isoformat()
+        until = dt.datetime.fromtimestamp(summary.until, dt.UTC).isoformat()
+        uc.audit("auth.login", "user", None, None, root, result="failure",
+                 details={"reason": "unknown", "aggregated": True, "source": summary.source,
+                          "count": summary.count, "since": since, "until": until})
+    if record_this:
+        uc.audit("auth.login", "user", None, None, root, result="failure",
+                 details={"login": name[:100], "reason": "unknown",
+                          "note": f"further unknown names from this source within {tally.window:g} s "
+                                  "are counted in one later record"})
 
 
 def _failed(uc: UseCase, user: User, reason: str) -> LoginResult:

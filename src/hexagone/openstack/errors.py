@@ -18,7 +18,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from hexagone import errors
-from hexagone.api.problems import status_for
+from hexagone.api.problems import retry_after, status_for
 
 #: HTTP status -> (Nova fault key, Keystone/Glance title)
 FAULTS: dict[int, tuple[str, str]] = {
@@ -65,4 +65,5 @@ def response(style: str, status: int, message: str, headers: dict[str, str] | No
 
 
 def from_error(style: str, exc: errors.HexagoneError) -> JSONResponse:
-    return response(style, status_of(exc), exc.message)
+    after = retry_after(exc)
+    return response(style, status_of(exc), exc.message, {"Retry-After": after} if after else None)

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import Body, Request, Response
 from fastapi.responses import JSONResponse
 
-from hexagone.api.deps import UC
-from hexagone.api.routing import PUBLIC, endpoint
+from hexagone.api.deps import UC, throttle_auth
+from hexagone.api.routing import PUBLIC, auth_attempt, endpoint
 from hexagone.errors import Forbidden, Unauthenticated
 from hexagone.identity import orgs
 from hexagone.openstack import errors, tokens
@@ -50,12 +50,33 @@ def version_v3_slash(request: Request) -> dict[str, Any]:
     return {"version": _v3(request)}
 
 
+def account_named(body: Any, receipt: str | None) -> str:
+    """The account a ``POST /v3/auth/tokens`` names, for its rate limit: the password user's name
+    (or ``id:`` its id), else the receipt's user (``id:``), else "" (token method: no account)."""
+    auth = body.get("auth") if isinstance(body, dict) else None
+    identity = auth.get("identity") if isinstance(auth, dict) else None
+    password = identity.get("password") if isinstance(identity, dict) else None
+    user = password.get("user") if isinstance(password, dict) else None
+    if isinstance(user, dict):
+        if isinstance(user.get("name"), str):
+            return str(user["name"])
+        if isinstance(user.get("id"), str):
+            return "id:" + str(user["id"])
+    if receipt:
+        return "id:" + receipt.partition(".")[0]
+    return ""
+
+
 @endpoint(router, "POST", "/v3/auth/tokens", permission=PUBLIC, status_code=201)
+@auth_attempt
 def create_token(uc: UC, request: Request, body: dict[str, Any] = Body(...)) -> JSONResponse:
     """Password (optionally + TOTP), receipt + TOTP, or token authentication, unscoped or scoped to
-    a project. The token is in ``X-Subject-Token``."""
+    a project. The token is in ``X-Subject-Token``. Rate-limited per source address and per account
+    (429 with Retry-After)."""
+    receipt = request.headers.get("openstack-auth-receipt")
+    throttle_auth(request, account_named(body, receipt))
     request.state.commit_anyway = True  # failed attempts' audit records and counters persist
-    outcome = tokens.issue(uc, body, request.headers.get("openstack-auth-receipt"))
+    outcome = tokens.issue(uc, body, receipt)
     if outcome.receipt is not None:
         return JSONResponse(
             outcome.receipt_body,

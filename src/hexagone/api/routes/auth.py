@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from hexagone.api.deps import UC
+from hexagone.api.deps import UC, throttle_auth
 from hexagone.api.problems import error_response
-from hexagone.api.routing import PUBLIC, endpoint, new_router
+from hexagone.api.routing import PUBLIC, auth_attempt, endpoint, new_router
 from hexagone.api.schemas import LoginIn, PasswordChangeIn, TotpConfirmIn, user_out
 from hexagone.api.schemas.identity import LoginOut, TotpBegin, TotpConfirmed, WhoAmI
 from hexagone.identity import auth
@@ -18,8 +18,11 @@ router = new_router("/v1/auth", "auth")
 
 
 @endpoint(router, "POST", "/login", permission=PUBLIC, status_code=201, errors=(401,), response_model=LoginOut)
+@auth_attempt
 def login(body: LoginIn, uc: UC, request: Request) -> Any:
-    """Exchange a login and password (and TOTP code) for a bearer token."""
+    """Exchange a login and password (and TOTP code) for a bearer token. Rate-limited per source
+    address and per login name (429 with Retry-After)."""
+    throttle_auth(request, body.username)
     request.state.commit_anyway = True  # a failed attempt's audit record and counter must persist
     pre = auth.precheck_password(request.app.state.db, uc.hasher, body.username, body.password)
     result = auth.login(uc, body.username, body.password, body.totp_code, body.recovery_code, precheck=pre)
@@ -75,18 +78,24 @@ def totp_begin(uc: UC) -> dict[str, Any]:
 
 
 @endpoint(router, "POST", "/totp/confirm", permission="self.update", response_model=TotpConfirmed)
-def totp_confirm(body: TotpConfirmIn, uc: UC) -> dict[str, Any]:
+@auth_attempt
+def totp_confirm(body: TotpConfirmIn, uc: UC, request: Request) -> dict[str, Any]:
     """Finish enrolment with a current code; returns ten single-use recovery codes, shown once."""
+    throttle_auth(request, uc.require_principal().name)
     return {"recovery_codes": auth.totp_confirm(uc, body.code),
             "note": "Store these recovery codes safely: they are shown only once. Log in again."}
 
 
 @endpoint(router, "POST", "/totp/disable", permission="self.update", status_code=204)
-def totp_disable(body: TotpConfirmIn, uc: UC) -> None:
+@auth_attempt
+def totp_disable(body: TotpConfirmIn, uc: UC, request: Request) -> None:
+    throttle_auth(request, uc.require_principal().name)
     auth.totp_disable(uc, body.code)
 
 
 @endpoint(router, "POST", "/password", permission="self.update", status_code=204)
-def change_password(body: PasswordChangeIn, uc: UC) -> None:
+@auth_attempt
+def change_password(body: PasswordChangeIn, uc: UC, request: Request) -> None:
     """Change your password; every token of yours is revoked."""
+    throttle_auth(request, uc.require_principal().name)
     auth.change_password(uc, body.current_password, body.new_password)
