@@ -178,6 +178,8 @@ class Agent:
                 "instance_id": iid, "power_state": status.power_state.value, "guest_ready": status.guest_ready,
                 "reboot_seq_done": reboots.get(iid, -1), "accel": status.accel,
             }
+            if status.problem:
+                obs["detail"] = status.problem
             if iid in self._errors and status.power_state is PowerState.MISSING and want["desired_power"] != "deleted":
                 obs["power_state"] = "ERROR"
                 obs["detail"] = self._errors[iid]

@@ -205,6 +205,8 @@ def report(uc: UseCase, host: Host, observations: list[dict[str, Any]], unmanage
             inst.error_reason = str(obs.get("detail") or "The host could not start the instance.")[:1000]
         elif power == "CRASHED" and after == states.ERROR:
             inst.error_reason = "The guest crashed or was killed; start or reboot it."
+        elif power == "RUNNING" and obs.get("detail"):  # runs, but something is wrong (wrong address)
+            inst.error_reason = str(obs["detail"])[:1000]
         if isinstance(obs.get("console_tail"), str):
             _store_console(uc, inst.id, obs["console_tail"][-65536:])
         if "guest_ready" in obs:

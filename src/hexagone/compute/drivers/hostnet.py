@@ -64,7 +64,8 @@ class HostNetwork:
     def __init__(self, config: HostNetworkConfig) -> None:
         self.config = config
         self.iface = ipaddress.ip_interface(config.address)
-        self.run_dir = config.runtime_dir / f"net-{config.namespace}"
+        # Absolute: dnsmasq daemonises into "/", where a relative path names nothing.
+        self.run_dir = config.runtime_dir.resolve() / f"net-{config.namespace}"
 
     @property
     def namespace(self) -> str:
@@ -113,12 +114,12 @@ class HostNetwork:
             if not hosts.exists():
                 hosts.write_text("")
                 hosts.chmod(0o644)
-            if self._dnsmasq_pid() is None:
+            if self.dnsmasq_pid() is None:
                 self._start_dnsmasq()
 
     def teardown(self) -> None:
         """Stop dnsmasq and delete the namespace (with its bridge and taps); idempotent."""
-        pid = self._dnsmasq_pid()
+        pid = self.dnsmasq_pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             for _ in range(50):
@@ -181,11 +182,11 @@ class HostNetwork:
             tmp.write_text("".join(f"{ln}\n" for ln in lines))
             tmp.chmod(0o644)
             os.replace(tmp, path)
-            pid = self._dnsmasq_pid()
+            pid = self.dnsmasq_pid()
             if pid is not None:
                 os.kill(pid, signal.SIGHUP)
 
-    def _dnsmasq_pid(self) -> int | None:
+    def dnsmasq_pid(self) -> int | None:
         pidfile = self.run_dir / "dnsmasq.pid"
         try:
             pid = int(pidfile.read_text().strip())

@@ -142,7 +142,22 @@ class QemuDriver:
         except QmpError as exc:
             state, detail = PowerState.RUNNING, f"monitor not answering: {exc.message}"
         ready = state is PowerState.RUNNING and f.marker_seen(READY_MARKER)
-        return InstanceStatus(instance_id, state, guest_ready=ready, pid=pid, accel=accel, detail=detail)
+        problem = self._address_problem(f) if ready else ""
+        return InstanceStatus(instance_id, state, guest_ready=ready and not problem, pid=pid, accel=accel,
+                              detail=detail, problem=problem)
+
+    def _address_problem(self, f: InstanceFiles) -> str:
+        """Why the guest is not at the address it was given, if it is not (dnsmasq could not read
+        its reservation and leased a pool address instead, say)."""
+        spec = f.read_spec()
+        if self.network is None or spec is None or not spec.ip:
+            return ""
+        leased = self.network.lease_ip(spec.mac or default_mac(spec.instance_id))
+        if leased is None or leased == spec.ip:
+            return ""
+        return (f"The guest took address {leased} instead of its own {spec.ip}, so it cannot be reached "
+                f"at {spec.ip}: the host's DHCP server did not apply its reservation "
+                f"(see {self.network.run_dir / 'dnsmasq.log'}). Reboot it once the host is fixed.")
 
     def _launch(self, f: InstanceFiles, spec: InstanceSpec) -> None:
         image = Path(spec.image_path).resolve()
