@@ -159,6 +159,7 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
                 "metadata": {str(k): str(v) for k, v in (inst.metadata_ or {}).items()},
                 "desired_power": states.desired_power(inst.state, inst.desired_power),
                 "reboot_seq": inst.reboot_seq,
+                "reboot_type": inst.reboot_type,
                 "image": {
                     "id": image.id,
                     "disk_format": image.disk_format,

@@ -7,7 +7,8 @@ First-class implementation of ``ComputeDriver``, used by tests and to simulate t
 
 ``fail_on`` maps a method name to an exception raised on each call (edit the dict to change it);
 ``delays`` maps a method name to seconds slept before acting, and ``"boot"`` to seconds between
-power-on and ``guest_ready``. The ``simulate_*`` methods play what a real host can do behind the
+power-on and ``guest_ready`` (a soft reboot sleeps the ``"stop"`` delay too: a slow guest
+shutdown). The ``simulate_*`` methods play what a real host can do behind the
 agent's back (a crash, a guest shutting itself down).
 """
 
@@ -54,6 +55,7 @@ class FakeDriver:
         self._instances: dict[str, _Instance] = {}
         self._lock = threading.Lock()
         self._next_pid = 1000
+        self.reboots: list[tuple[str, bool]] = []  # (instance_id, hard) of each reboot done
 
     # -- injected behaviour -------------------------------------------------------------------
 
@@ -161,10 +163,14 @@ class FakeDriver:
             return self._status(inst)
 
     def reboot(self, instance_id: str, hard: bool = False) -> InstanceStatus:
+        """A soft reboot is a graceful stop then a start, so it also takes the ``stop`` delay."""
         self._enter("reboot")
+        if not hard:
+            self._enter("stop")
         with self._lock:
             inst = self._get(instance_id)
             self._power_on(inst)
+            self.reboots.append((instance_id, hard))
             return self._status(inst)
 
     def pause(self, instance_id: str) -> InstanceStatus:
