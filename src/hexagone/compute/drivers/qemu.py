@@ -77,7 +77,7 @@ class QemuDriverConfig:
     serial_log_max_bytes: int = serial.DEFAULT_MAX_BYTES  # on disk: at most twice this per instance
 
 
-HOST_TOOLS = ("qemu-system-x86_64", "qemu-img", "genisoimage", "dnsmasq", "ip", "ssh", "ssh-keygen")
+HOST_TOOLS = ("qemu-system-x86_64", "qemu-img", "genisoimage", "dnsmasq", "ip", "nft", "ssh", "ssh-keygen")
 
 
 def host_problem() -> str | None:
