@@ -145,10 +145,6 @@ class Agent:
         wait_futures(started, timeout=self.config.converge_wait)
         self._pending.update(i for i, f in self._workers.items() if not f.done())
 
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait until no driver operation is in flight (tests, shutdown)."""
-        wait_futures(list(self._workers.values()), timeout=timeout)
-
     def _converge_guarded(self, iid: str, want: dict[str, Any]) -> None:
         try:
             self._converge_one(iid, want, self.driver.status(iid), self._reboots())
