@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import logging
@@ -12,9 +13,11 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from hexagone import localregion, logs
 from hexagone.bootstrap import (
@@ -60,8 +63,6 @@ def up(
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
 ) -> None:
     """Run a complete one-machine region in the foreground (control plane; Ctrl-C stops it)."""
-    import uvicorn
-
     overrides: dict[str, object] = {"single_machine": True}
     if host:
         overrides["host"] = host
@@ -109,24 +110,31 @@ def up(
     agent = _LocalAgent()
     if driver is not None:
         threading.Thread(target=agent.run, args=(rt, url, driver, network), daemon=True).start()
-    logging.getLogger("uvicorn.error").addFilter(_expected_cancel)
+    config = uvicorn.Config(build_asgi(rt), host=settings.host, port=settings.port, log_level="warning",
+                            workers=1, access_log=False, timeout_graceful_shutdown=3)
+    logging.getLogger("uvicorn.error").addFilter(_expected_cancel)  # after Config set up logging
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled
-        uvicorn.run(
-            build_asgi(rt),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            workers=1,
-            access_log=False,
-            timeout_graceful_shutdown=3,
-        )
+        _Server(config).run()
     agent.stop()
     _print_leftovers(settings.data_dir)
 
 
+_SHUTTING_DOWN = threading.Event()
+
+
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        _SHUTTING_DOWN.set()
+        super().handle_exit(sig, frame)
+
+
 def _expected_cancel(record: logging.LogRecord) -> bool:
-    """The agents' long-polls are cut at shutdown by design: not an error worth printing."""
-    return "running task(s), timeout graceful shutdown exceeded" not in record.getMessage()
+    """The agents' long-polls are cut at shutdown by design (uvicorn cancels what is still running
+    after the grace period): not an error worth printing."""
+    if "running task(s), timeout graceful shutdown exceeded" in record.getMessage():
+        return False
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (_SHUTTING_DOWN.is_set() and isinstance(exc, asyncio.CancelledError))
 
 
 def _print_leftovers(data_dir: Path) -> None:

@@ -67,3 +67,23 @@ def test_claim_records_the_network_and_refuses_a_live_region_that_holds_it(tmp_p
     b = regionnet.claim(tmp_path / "b", runtime_root, live=lambda ns: True)
     assert b.cidr != a.cidr
     assert regionnet.claim(tmp_path / "c", runtime_root, live=lambda ns: False).region_id
+
+
+def test_shutdown_cancellations_of_long_polls_are_not_printed_as_errors():
+    import asyncio
+    import logging
+
+    from hexagone import server
+
+    def record(message: str, exc: BaseException | None = None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc else None
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, message, (), info)
+
+    assert not server._expected_cancel(record("Cancel 1 running task(s), timeout graceful shutdown exceeded"))
+    assert server._expected_cancel(record("Exception in ASGI application", asyncio.CancelledError()))  # running
+    server._SHUTTING_DOWN.set()
+    try:
+        assert not server._expected_cancel(record("Exception in ASGI application", asyncio.CancelledError()))
+        assert server._expected_cancel(record("Exception in ASGI application", ValueError("a real bug")))
+    finally:
+        server._SHUTTING_DOWN.clear()

@@ -82,11 +82,14 @@ class SerialReader:
         if self.marker in seen:
             self.ready_path.touch()
         self._carry = seen[-(len(self.marker) - 1):] if len(self.marker) > 1 else b""
-        with open(self.log_path, "ab") as f:
-            f.write(chunk)
-            size = f.tell()
-        if size >= self.max_bytes:
-            os.replace(self.log_path, self.old_path)
+        while chunk:  # never more than max_bytes in either file
+            with open(self.log_path, "ab") as f:
+                room = max(0, self.max_bytes - f.tell())
+                f.write(chunk[:room])
+                full = len(chunk) >= room
+            chunk = chunk[room:]
+            if full:
+                os.replace(self.log_path, self.old_path)
 
 
 def tail(log_path: Path, tail_bytes: int) -> str:
