@@ -61,3 +61,25 @@ def test_a_slow_soft_reboot_blocks_neither_heartbeats_nor_other_instances(api, r
         finally:
             agent.stop()
 
+
+
+def test_a_guest_at_another_address_than_its_own_says_so_on_the_instance(api, rt, tmp_path, client):
+    """The driver's ``problem`` (e.g. the guest took a pool address instead of its reservation)
+    reaches the instance: not ready, and a reason the owner can read (issue 9 item 1)."""
+    from hexagone.agent.client import AgentClient
+
+    t = tenant(api, rt, tmp_path)
+    with live_server(rt) as url:
+        agent = AgentThread(rt, url, tmp_path / "agent", FakeDriver()).start()
+        try:
+            iid = t.member.ok("POST", "/v1/instances", server_body(t, "a"), status=202)["id"]
+            wait_for(lambda: state_of(t.member, iid) == "RUNNING")
+        finally:
+            agent.stop()
+        reporter = AgentClient(url)
+        reporter.credential = (tmp_path / "agent" / "credential").read_text().strip()
+        problem = "The guest took address 10.200.0.174 instead of its own 10.200.0.10, so it cannot be reached."
+        reporter.report([{"instance_id": iid, "power_state": "RUNNING", "guest_ready": False, "detail": problem}], [])
+        reporter.close()
+    shown = t.member.ok("GET", f"/v1/instances/{iid}")
+    assert shown["state"] == "RUNNING" and shown["guest_ready"] is False and shown["error_reason"] == problem
