@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup up test test-fast lint bench migration clean
+.PHONY: setup up down test test-fast lint bench migration clean
 
 setup:
 	@scripts/setup.sh
@@ -11,6 +11,11 @@ setup:
 ## make up: set up, then run a complete one-machine region in the foreground
 up: setup
 	$(VENV)/hexagone up
+
+## make down: stop the one-machine region of this checkout (control plane, agent, guests, host
+## network) and remove what it created on the host; data (.data) is kept. Not a set-up command.
+down:
+	@if [ -x $(VENV)/hexagone ]; then $(VENV)/hexagone down; else echo "down: nothing to stop (no .venv)"; fi
 
 ## make test: set up, then the whole suite on SQLite and on a real PostgreSQL
 test: setup
@@ -33,7 +38,7 @@ bench: setup
 migration: setup
 	$(VENV)/python -m hexagone.db.autogen "$(MSG)"
 
-clean:
+clean: down
 	rm -rf .data .pytest_cache build *.egg-info
 
 ## make tempest: the selected Tempest tests against a fresh one-machine region (fake driver), with

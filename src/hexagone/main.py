@@ -8,7 +8,7 @@ import sys
 
 from hexagone.cli.app import app
 
-SERVER_COMMANDS = ("up", "init", "agent")
+SERVER_COMMANDS = ("up", "down", "init", "agent")
 
 
 def _forward(name: str, help_text: str) -> None:
@@ -19,6 +19,7 @@ def _forward(name: str, help_text: str) -> None:
 
 
 _forward("up", "Run a complete one-machine region in the foreground (server side).")
+_forward("down", "Stop the one-machine region: control plane, agent, guests, host network (server side).")
 _forward("init", "Initialise the data directory, database, operator and first admin (server side).")
 _forward("agent", "Run this host's compute agent (server side).")
 

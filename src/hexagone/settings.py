@@ -20,7 +20,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEXAGONE_", extra="ignore")
 
-    data_dir: Path = Field(Path(".data"), description="Where the SQLite file, images and instance state live.")
+    data_dir: Path = Field(
+        Path(".data"),
+        validate_default=True,
+        description="Where the SQLite file, images and instance state live (a relative path is resolved "
+        "against the directory `hexagone` starts in).",
+    )
     database_url: str = Field(
         "", description="SQLAlchemy URL. Empty: SQLite file `hexagone.db` in the data directory (WAL)."
     )
@@ -141,10 +146,17 @@ class Settings(BaseSettings):
             ipaddress.ip_network(cidr.strip(), strict=False)  # ValueError: the setting is refused at start
         return value
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Resolved once, here: every path derived from it (the SQLite file, the agent's state,
+        dnsmasq's files) is absolute, whatever directory a daemon later runs in."""
+        return value.expanduser().resolve()
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'hexagone.db').resolve()}"
+        return f"sqlite:///{self.data_dir / 'hexagone.db'}"
 
     def resolved_public_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

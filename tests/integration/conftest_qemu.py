@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,12 +41,13 @@ def make_ssh_key(directory: Path) -> tuple[Path, str]:
 
 
 @contextmanager
-def qemu_driver(state_dir: Path, subnet: str = "10.202.0.1/24") -> Iterator[QemuDriver]:
+def qemu_driver(state_dir: Path, subnet: str = "10.202.0.1/24", **options: Any) -> Iterator[QemuDriver]:
     """A QEMU driver with its own network namespace; destroys every instance and the namespace after."""
     require_qemu_host()
     config = QemuDriverConfig(
         state_dir=state_dir,
         network=HostNetworkConfig(namespace=f"hxt-{secrets.token_hex(3)}", address=subnet),
+        **options,
     )
     driver = QemuDriver(config)
     try:

@@ -531,3 +531,24 @@ def test_access_addresses_are_recorded_and_normalised(world: tuple[Customer, Cus
     # the native API does not show them (they are not part of the instance, nor of its metadata)
     native = a.admin.ok("GET", f"/v1/instances/{sid}")
     assert "babe" not in str(native)
+
+
+def test_reboot_action_takes_nova_soft_and_hard_types(world: tuple[Customer, Customer], client: TestClient,
+                                                       rt: Runtime) -> None:
+    from hexagone.db.compute_models import Instance
+
+    a, _ = world
+    sid = create_server(client, a)["id"]
+    with rt.db.write() as session:
+        inst = session.get(Instance, sid)
+        assert inst is not None
+        inst.state = "RUNNING"
+    url = f"/compute/v2.1/servers/{sid}/action"
+    assert client.post(url, headers=h(a.token), json={"reboot": {"type": "HARD"}}).status_code == 202
+    with rt.db.read() as session:
+        assert session.get(Instance, sid).reboot_type == "HARD"  # type: ignore[union-attr]
+    assert client.post(url, headers=h(a.token), json={"reboot": {"type": "SOFT"}}).status_code == 202
+    with rt.db.read() as session:
+        assert session.get(Instance, sid).reboot_type == "SOFT"  # type: ignore[union-attr]
+    bad = client.post(url, headers=h(a.token), json={"reboot": {"type": "GENTLE"}})
+    assert bad.status_code == 400 and set(bad.json()) == {"badRequest"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def _qemu_processes_for(instance_id: str) -> list[int]:
 def test_tiny_image_boots_answers_ssh_with_the_injected_key_and_is_destroyed_cleanly(tmp_path: Path) -> None:
     image = cached_tiny_image()
     key, public_key = make_ssh_key(tmp_path)
-    with qemu_driver(tmp_path / "host") as driver:
+    cap = 64 * 1024
+    with qemu_driver(tmp_path / "host", serial_log_max_bytes=cap) as driver:
         assert driver.network is not None
         spec = InstanceSpec(
             instance_id="boot-test-1", name="boot test", vcpus=1, ram_mb=128, disk_gb=1,
@@ -51,7 +53,28 @@ def test_tiny_image_boots_answers_ssh_with_the_injected_key_and_is_destroyed_cle
         assert hostname == "hx-boot-test"
         assert "10.202.0.10/24" in address
 
+        # A guest flooding its console (1 MiB, 16 times the cap) cannot grow the log on the host.
+        flood = driver.ssh(spec.instance_id, "dd if=/dev/zero bs=1024 count=1024 2>/dev/null | tr '\\0' x "
+                           "> /dev/ttyS0; echo FLOOD-DONE > /dev/ttyS0", key, timeout=120)
+        assert flood.returncode == 0, flood.stderr
         instance_dir = driver.state_dir / "instances" / spec.instance_id
+        deadline = time.monotonic() + 30
+        while "FLOOD-DONE" not in driver.console_log(spec.instance_id, 4096):
+            assert time.monotonic() < deadline, "the flood never reached the console reader"
+            time.sleep(0.5)
+        assert sum(p.stat().st_size for p in instance_dir.glob("serial.log*")) <= 2 * cap
+        assert driver.status(spec.instance_id).guest_ready
+
+        # The guest at another address than its own (dnsmasq did not apply the reservation) is
+        # not ready, and the driver says why.
+        leases = driver.network.run_dir / "leases"
+        real = leases.read_text()
+        leases.write_text(real.replace("10.202.0.10 ", "10.202.0.177 "))
+        wrong = driver.status(spec.instance_id)
+        assert not wrong.guest_ready and "10.202.0.177 instead of its own 10.202.0.10" in wrong.problem
+        leases.write_text(real)
+        assert driver.status(spec.instance_id).guest_ready
+
         assert (instance_dir / "disk.qcow2").exists()
         driver.destroy(spec.instance_id)
 

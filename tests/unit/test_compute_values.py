@@ -52,13 +52,15 @@ def test_user_data_of_the_spec_is_kept_next_to_ours_in_a_multipart() -> None:
 
 def test_qemu_command_line_boots_the_kernel_on_q35_with_tap_and_monitor() -> None:
     plan = LaunchPlan(instance_id="i-1", vcpus=2, ram_mb=512, accel="tcg", disk=Path("/s/disk.qcow2"),
-                      seed=Path("/s/seed.iso"), serial_log=Path("/s/serial.log"), pidfile=Path("/s/pid"),
+                      seed=Path("/s/seed.iso"), serial_socket="serial.sock", pidfile=Path("/s/pid"),
                       qmp_socket="qmp.sock", kernel=Path("/img/vmlinux"), initrd=Path("/img/initrd.img"),
                       cmdline="console=ttyS0", tap="hxtabc", mac="52:54:00:00:00:01")
     argv = qemu_argv(plan)
     line = " ".join(argv)
     assert argv[argv.index("-accel") + 1] == "tcg" and argv[argv.index("-machine") + 1] == "q35"
     assert "-daemonize" in argv and "unix:qmp.sock,server=on,wait=off" in argv
+    # the console goes to a socket the driver reads into a bounded log, never to an unbounded file
+    assert "socket,id=serial0,path=serial.sock,server=on,wait=off" in argv and "file," not in line
     assert "-kernel /img/vmlinux -initrd /img/initrd.img -append console=ttyS0" in line
     assert "tap,id=net0,ifname=hxtabc,script=no,downscript=no" in line
     assert "bootindex" not in line

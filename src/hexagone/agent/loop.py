@@ -1,14 +1,21 @@
 """The agent's reconcile loop. Every step is idempotent and safe to repeat after a crash:
 desired state comes from the control plane, actual state from the driver (which keeps its own
-state on disk), and the small local memory of done reboots lives in the state directory."""
+state on disk), and the small local memory of done reboots lives in the state directory.
+
+Driver operations run in worker threads, at most one at a time per instance: a guest that takes a
+minute to shut down holds its own worker only, while the loop keeps heartbeating, reporting and
+converging every other instance."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +43,8 @@ class AgentConfig:
     stop_timeout: float = 30.0
     network_cidr: str | None = None
     network_namespace: str | None = None
+    workers: int = 32  # driver operations in flight at once (one per instance at most)
+    converge_wait: float = 1.0  # how long a round waits for its operations before reporting
 
 
 class Agent:
@@ -58,6 +67,10 @@ class Agent:
         self.boot_id = uuid.uuid4().hex
         self._seq = 0
         self._destroyed: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="hx-op")
+        self._workers: dict[str, Future[None]] = {}
+        self._reboot_lock = threading.Lock()
+        self._reboot_done = self._load_reboots()
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -87,16 +100,21 @@ class Agent:
 
     # -- local memory of reboots ------------------------------------------------------------
 
-    def _reboots(self) -> dict[str, int]:
+    def _load_reboots(self) -> dict[str, int]:
         path = self.state_dir / "reboots.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        data: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+        return data
+
+    def _reboots(self) -> dict[str, int]:
+        with self._reboot_lock:
+            return dict(self._reboot_done)
 
     def _set_reboot(self, instance_id: str, seq: int) -> None:
-        data = self._reboots()
-        data[instance_id] = seq
-        tmp = self.state_dir / ".reboots.json"
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.state_dir / "reboots.json")
+        with self._reboot_lock:
+            self._reboot_done[instance_id] = seq
+            tmp = self.state_dir / ".reboots.json"
+            tmp.write_text(json.dumps(self._reboot_done))
+            os.replace(tmp, self.state_dir / "reboots.json")
 
     # -- one round -----------------------------------------------------------------------------
 
@@ -118,22 +136,35 @@ class Agent:
         return bool(self._pending)
 
     def converge(self) -> None:
-        actual = {s.instance_id: s for s in self.driver.list_instances()}
-        reboots = self._reboots()
+        """Give each instance whose worker is free a worker that converges it, then wait at most
+        ``converge_wait`` seconds for them: quick operations finish within the round, slow ones
+        (a soft reboot waiting for ACPI) go on while the next rounds run."""
         self._pending = set()
+        started = []
         for iid, want in self.desired.items():
-            if self._retry_at.get(iid, 0) > time.monotonic():
+            running = self._workers.get(iid)
+            if (running is not None and not running.done()) or self._retry_at.get(iid, 0) > time.monotonic():
                 self._pending.add(iid)
                 continue
-            try:
-                self._converge_one(iid, want, actual.get(iid), reboots)
-            except TemporaryError as exc:
-                log.warning("instance %s: %s", iid, exc.message)
-                self._retry_at[iid] = time.monotonic() + exc.delay
-                self._pending.add(iid)
-            except HexagoneError as exc:
-                log.error("instance %s: %s", iid, exc.message)
-                self._errors[iid] = exc.message
+            self._workers[iid] = future = self._pool.submit(self._converge_guarded, iid, want)
+            started.append(future)
+        for iid in [i for i, f in self._workers.items() if f.done() and i not in self.desired]:
+            del self._workers[iid]
+        wait_futures(started, timeout=self.config.converge_wait)
+        self._pending.update(i for i, f in self._workers.items() if not f.done())
+
+    def _converge_guarded(self, iid: str, want: dict[str, Any]) -> None:
+        try:
+            self._converge_one(iid, want, self.driver.status(iid), self._reboots())
+        except TemporaryError as exc:
+            log.warning("instance %s: %s", iid, exc.message)
+            self._retry_at[iid] = time.monotonic() + exc.delay
+            self._pending.add(iid)
+        except HexagoneError as exc:
+            log.error("instance %s: %s", iid, exc.message)
+            self._errors[iid] = exc.message
+        except Exception:  # a bug must not kill the worker silently
+            log.exception("instance %s: unexpected error while converging", iid)
 
     def _converge_one(self, iid: str, want: dict[str, Any], have: Any, reboots: dict[str, int]) -> None:
         power = want["desired_power"]
@@ -166,7 +197,7 @@ class Agent:
                 if state in (PowerState.STOPPED, PowerState.CRASHED):
                     self.driver.start(iid)
                 else:
-                    self.driver.reboot(iid, hard=False)
+                    self.driver.reboot(iid, hard=want.get("reboot_type") == "HARD")
                 self._set_reboot(iid, int(want["reboot_seq"]))
                 self._pending.add(iid)
             elif state is PowerState.STOPPED:
@@ -191,6 +222,8 @@ class Agent:
             }
             if iid in self._destroyed and status.power_state is PowerState.MISSING:
                 obs["destroyed"] = True
+            if status.problem:
+                obs["detail"] = status.problem
             if iid in self._errors and status.power_state is PowerState.MISSING and want["desired_power"] != "deleted":
                 obs["power_state"] = "ERROR"
                 obs["detail"] = self._errors[iid]

@@ -17,8 +17,14 @@ from hexagone.compute.driver import ComputeDriver
 agent_app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)  # never print secrets
 
 
-def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: str = "10.200.0.1/24") -> ComputeDriver:
-    """The compute driver: ``qemu`` (real VMs, needs root and QEMU) or ``fake`` (simulation)."""
+def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: str = "10.200.0.1/24",
+                runtime_dir: Path | None = None, bridge: str = "hxbr0") -> ComputeDriver:
+    """The compute driver: ``qemu`` (real VMs, needs root and QEMU) or ``fake`` (simulation).
+
+    Paths are made absolute here, once: QEMU and dnsmasq daemonise and change directory, so a
+    relative path would name another file for them. Host-network runtime state goes under
+    ``runtime_dir`` (default ``/run/hexagone/<namespace>``), where dnsmasq (user ``nobody``) can
+    read it wherever the state directory is."""
     if kind == "fake":
         from hexagone.compute.drivers.fake import FakeDriver
 
@@ -29,7 +35,9 @@ def make_driver(kind: str, state_dir: Path, namespace: str = "hx-local", cidr: s
     from hexagone.compute.drivers.hostnet import HostNetworkConfig
     from hexagone.compute.drivers.qemu import QemuDriver, QemuDriverConfig
 
-    net = HostNetworkConfig(namespace=namespace, bridge="hxbr0", address=cidr, runtime_dir=state_dir / "run")
+    state_dir = state_dir.resolve()
+    runtime_dir = (runtime_dir or Path("/run/hexagone") / namespace).resolve()
+    net = HostNetworkConfig(namespace=namespace, bridge=bridge, address=cidr, runtime_dir=runtime_dir)
     return QemuDriver(QemuDriverConfig(state_dir=state_dir / "qemu", network=net))
 
 
@@ -44,13 +52,17 @@ def agent(
     driver: Annotated[str, typer.Option(help="qemu or fake.")] = "qemu",
     namespace: Annotated[str, typer.Option(help="Network namespace of the host network.")] = "hx-local",
     cidr: Annotated[str, typer.Option(help="Address of the host bridge (default network).")] = "10.200.0.1/24",
+    bridge: Annotated[str, typer.Option(help="Name of the host bridge inside the namespace.")] = "hxbr0",
+    runtime_dir: Annotated[Path | None, typer.Option(
+        help="Host-network runtime state (dnsmasq). Default: /run/hexagone/<namespace>.")] = None,
 ) -> None:
     """Run the compute agent of this host: join, pull desired state, converge, report."""
     from hexagone import logs
     from hexagone.agent.loop import Agent, AgentConfig
 
     logs.configure("INFO", False)
-    drv = make_driver(driver, state_dir, namespace, cidr)
+    state_dir = state_dir.resolve()
+    drv = make_driver(driver, state_dir, namespace, cidr, runtime_dir, bridge)
     net = cidr.rsplit(".", 1)[0] + ".0/" + cidr.split("/")[1]  # the fake driver simulates addresses too
     cfg = AgentConfig(url=url, state_dir=state_dir, name=name or socket.gethostname(), join_token=join_token,
                       network_cidr=net, network_namespace=namespace if driver == "qemu" else None)

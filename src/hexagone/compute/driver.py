@@ -147,7 +147,10 @@ class InstanceSpec:
 
 @dataclass(frozen=True)
 class InstanceStatus:
-    """What the host observes about one instance right now."""
+    """What the host observes about one instance right now.
+
+    ``problem`` is a sentence for the instance's owner when something is wrong although it runs
+    (the guest took another address than its own, for instance); ``guest_ready`` is then false."""
 
     instance_id: str
     power_state: PowerState
@@ -155,6 +158,7 @@ class InstanceStatus:
     pid: int | None = None
     accel: str | None = None
     detail: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,7 @@ def desired_state(uc: UseCase, host: Host, base_url: str) -> dict[str, Any]:
                 "metadata": {str(k): str(v) for k, v in (inst.metadata_ or {}).items()},
                 "desired_power": states.desired_power(inst.state, inst.desired_power),
                 "reboot_seq": inst.reboot_seq,
+                "reboot_type": inst.reboot_type,
                 "image": {
                     "id": image.id,
                     "disk_format": image.disk_format,
@@ -305,6 +306,8 @@ def _observe(uc: UseCase, inst: Instance, obs: Observation) -> str:
         inst.error_reason = "The guest crashed or was killed; start or reboot it."
     if after in (states.RUNNING, states.STOPPED) and after != before:
         inst.error_reason = ""
+    if power == "RUNNING" and obs.detail:  # runs, but something is wrong (e.g. a wrong address)
+        inst.error_reason = obs.detail[:1000]
     if obs.console_tail is not None:
         _store_console(uc, inst.id, obs.console_tail[-65536:])
     if obs.guest_ready is not None:

@@ -224,9 +224,20 @@ def list_instances(
     return paginate(uc.session, stmt, Instance.id, limit, cursor)
 
 
-def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
+REBOOT_TYPES = ("SOFT", "HARD")
+
+
+def action(uc: UseCase, instance_id: str, verb: str, reboot_type: str | None = None) -> Instance:
     """start / stop / reboot / delete. The stored state moves when the agent confirms, except
-    reboot (REBOOTING at once) and delete (DELETING at once; DELETED at once if never placed)."""
+    reboot (REBOOTING at once) and delete (DELETING at once; DELETED at once if never placed).
+
+    ``reboot_type`` (reboot only, as Nova's): ``SOFT`` (default) asks the guest to shut down and
+    starts it again, forced off after a bounded wait; ``HARD`` resets it at once."""
+    if reboot_type is not None and (verb != "reboot" or reboot_type not in REBOOT_TYPES):
+        raise InvalidInput(
+            "A reboot type is SOFT or HARD, and only a reboot takes one." if verb == "reboot"
+            else f"Only a reboot takes a type; '{verb}' does not."
+        )
     inst = load_instance(uc, instance_id, lock=True)
     uc.authorize(instance_target(inst), "compute.delete" if verb == "delete" else "compute.action", what="instance")
     before = inst.state
@@ -241,6 +252,7 @@ def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
     elif verb == "reboot":
         inst.desired_power = "running"
         inst.reboot_seq += 1
+        inst.reboot_type = reboot_type or "SOFT"
         inst.state = target_state
         inst.guest_ready = False
     elif verb == "delete":
@@ -254,7 +266,8 @@ def action(uc: UseCase, instance_id: str, verb: str) -> Instance:
     if inst.host_id:
         inst.intent_revision = hosts.bump(uc, inst.host_id)
     uc.audit(
-        f"instance.{verb}", "instance", inst.id, inst.org_id, inst.org_path, details={"from": before, "to": inst.state}
+        f"instance.{verb}", "instance", inst.id, inst.org_id, inst.org_path,
+        details={"from": before, "to": inst.state, **({"type": inst.reboot_type} if verb == "reboot" else {})},
     )
     return inst
 

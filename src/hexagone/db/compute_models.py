@@ -176,6 +176,7 @@ class Instance(Base):
     desired_power: Mapped[str] = mapped_column(String(16), default="running")  # running|stopped|deleted
     reboot_seq: Mapped[int] = mapped_column(Integer, default=0)
     intent_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reboot_type: Mapped[str] = mapped_column(String(4), default="SOFT", server_default="SOFT")  # of the last one
     error_reason: Mapped[str] = mapped_column(String(1000), default="")
     guest_ready: Mapped[bool] = mapped_column(Boolean, default=False)
     key_name: Mapped[str | None] = mapped_column(String(255))

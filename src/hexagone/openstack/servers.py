@@ -319,7 +319,12 @@ def server_action(server_id: str, uc: UC, body: dict[str, Any] = Body(...)) -> R
         )
     if inst.state == states.DELETING:
         raise Conflict(f"Cannot '{name}' instance {inst.id} while it is being deleted.")
-    instances.action(uc, inst.id, verb)
+    reboot_type = None
+    if verb == "reboot":  # {"reboot": {"type": "SOFT" | "HARD"}}; Nova requires the type
+        reboot_type = str(args.get("type", "SOFT")).upper() if isinstance(args, dict) else "SOFT"
+        if reboot_type not in instances.REBOOT_TYPES:
+            raise InvalidInput("The reboot type must be SOFT or HARD.")
+    instances.action(uc, inst.id, verb, reboot_type)
     return Response(status_code=202)
 
 

@@ -43,6 +43,9 @@ class InstanceIn(Strict):
 
 class ActionIn(Strict):
     action: Literal["start", "stop", "reboot"]
+    type: Literal["SOFT", "HARD"] | None = Field(
+        None, description="Reboot only: SOFT (default; graceful, forced after a bounded wait) or HARD (reset)."
+    )
 
 
 class ServerGroupIn(Strict):
@@ -103,8 +106,8 @@ def get_instance(instance_id: str, uc: UC) -> dict[str, Any]:
 @endpoint(router, "POST", "/instances/{instance_id}/action", permission="compute.action", status_code=202,
           response_model=InstanceOut)
 def instance_action(instance_id: str, body: ActionIn, uc: UC) -> dict[str, Any]:
-    """start, stop (graceful, then forced after a timeout) or reboot."""
-    return _out(uc, instances.action(uc, instance_id, body.action))
+    """start, stop (graceful, then forced after a timeout) or reboot (``type`` SOFT or HARD)."""
+    return _out(uc, instances.action(uc, instance_id, body.action, body.type))
 
 
 @endpoint(router, "DELETE", "/instances/{instance_id}", permission="compute.delete", status_code=202,

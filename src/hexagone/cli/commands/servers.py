@@ -220,10 +220,11 @@ def _power(
     wait: bool,
     timeout: float,
     output: OutputFormat | None,
+    hard: bool = False,
 ) -> None:
     api = client()
     sid = server_id(api, server, project)
-    inst = api.post(f"/v1/instances/{sid}/action", {"action": verb})
+    inst = api.post(f"/v1/instances/{sid}/action", {"action": verb, **({"type": "HARD"} if hard else {})})
     fmt = output_format(output)
     target = "STOPPED" if verb == "stop" else "RUNNING"
     if wait:
@@ -266,9 +267,11 @@ def reboot(
     wait: Wait = False,
     timeout: Timeout = 300,
     output: Output = None,
+    hard: Annotated[bool, typer.Option("--hard", help="Reset at once instead of a graceful restart.")] = False,
 ) -> None:
-    """Reboot a server (also starts a stopped one)."""
-    _power("reboot", server, project, wait, timeout, output)
+    """Reboot a server (also starts a stopped one): graceful by default, forced off if the guest
+    does not shut down in time; `--hard` resets it at once."""
+    _power("reboot", server, project, wait, timeout, output, hard)
 
 
 @app.command()

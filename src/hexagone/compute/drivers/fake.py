@@ -11,7 +11,8 @@ played with ``fail_on={"spawn": TemporaryError(...)}``.
 
 ``fail_on`` maps a method name to an exception raised on each call (edit the dict to change it);
 ``delays`` maps a method name to seconds slept before acting, and ``"boot"`` to seconds between
-power-on and ``guest_ready``. The ``simulate_*`` methods play what a real host can do behind the
+power-on and ``guest_ready`` (a soft reboot sleeps the ``"stop"`` delay too: a slow guest
+shutdown). The ``simulate_*`` methods play what a real host can do behind the
 agent's back (a crash, a guest shutting itself down).
 
 With ``state_path``, the instances are also kept in that JSON file (rewritten atomically at each
@@ -67,6 +68,7 @@ class FakeDriver:
         self._instances: dict[str, _Instance] = {}
         self._lock = threading.Lock()
         self._next_pid = 1000
+        self.reboots: list[tuple[str, bool]] = []  # (instance_id, hard) of each reboot done
         self._state_path = state_path
         if state_path is not None and state_path.exists():
             self._load(state_path)
@@ -190,10 +192,14 @@ class FakeDriver:
             return self._status(inst)
 
     def reboot(self, instance_id: str, hard: bool = False) -> InstanceStatus:
+        """A soft reboot is a graceful stop then a start, so it also takes the ``stop`` delay."""
         self._enter("reboot")
+        if not hard:
+            self._enter("stop")
         with self._lock:
             inst = self._get(instance_id)
             self._power_on(inst)
+            self.reboots.append((instance_id, hard))
             self._save()
             return self._status(inst)
 

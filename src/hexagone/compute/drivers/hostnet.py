@@ -13,6 +13,13 @@ dnsmasq's files (pid, leases, reservations, log) are runtime state and live unde
 ``<runtime_dir>/net-<namespace>/``, like the namespace itself they do not survive a host reboot.
 The host reaches guests by running commands inside the namespace (``exec_argv``).
 
+Tenant isolation on this shared bridge (until tenant networks exist): every tap is an *isolated*
+bridge port (it can reach the bridge, i.e. the host, and never another tap), and an nftables
+``bridge`` table in the namespace filters what enters from each tap: only the VM's own MAC as
+source, ARP only with its own sender MAC and IP, IPv4 only from its own address (or the DHCP
+client's 0.0.0.0), no DHCP server replies (UDP source port 67: only the host's dnsmasq answers),
+nothing but IPv4 and ARP. See docs/security-host.md.
+
 Uplink/NAT is not configured (the namespace has no way out); when it is, it belongs in
 ``HostNetwork.ensure`` (a veth pair to the root namespace plus an nftables masquerade rule).
 """
@@ -42,6 +49,41 @@ class HostNetworkConfig:
     dhcp_pool: tuple[str, str] | None = None  # None: the upper half of the subnet
     lease_seconds: int = 3600
     runtime_dir: Path = Path("/run/hexagone")
+    isolate_ports: bool = True  # port isolation + nftables anti-spoofing (docs/security-host.md)
+
+
+NFT_TABLE = "hexagone_ports"
+
+
+def port_rules(tap: str, mac: str, ip: str | None) -> str:
+    """The nftables script that lets only ``mac`` (and ``ip``) leave the VM behind ``tap``;
+    idempotent (the port's chain is flushed and refilled)."""
+    chain = f"port_{tap}"
+    rules = [
+        f"ether saddr != {mac} drop",
+        f"arp saddr ether != {mac} drop",
+        *([f"arp saddr ip != {ip} drop"] if ip else []),
+        "ip protocol udp udp sport 67 drop",  # no DHCP server in a guest
+        "ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept",
+        *([f"ip saddr != {ip} drop"] if ip else []),
+        "ether type != { ip, arp } drop",
+        "accept",
+    ]
+    lines = [f"add chain bridge {NFT_TABLE} {chain}", f"flush chain bridge {NFT_TABLE} {chain}"]
+    lines += [f"add rule bridge {NFT_TABLE} {chain} {rule}" for rule in rules]
+    lines.append(f'add element bridge {NFT_TABLE} ports {{ "{tap}" : jump {chain} }}')
+    return "\n".join(lines) + "\n"
+
+
+BASE_RULES = f"""table bridge {NFT_TABLE} {{
+  map ports {{ type ifname : verdict; }}
+  chain prerouting {{
+    type filter hook prerouting priority -200; policy accept;
+    iifname vmap @ports
+    iifname "hxt*" drop
+  }}
+}}
+"""
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -64,7 +106,8 @@ class HostNetwork:
     def __init__(self, config: HostNetworkConfig) -> None:
         self.config = config
         self.iface = ipaddress.ip_interface(config.address)
-        self.run_dir = config.runtime_dir / f"net-{config.namespace}"
+        # Absolute: dnsmasq daemonises into "/", where a relative path names nothing.
+        self.run_dir = config.runtime_dir.resolve() / f"net-{config.namespace}"
 
     @property
     def namespace(self) -> str:
@@ -106,6 +149,8 @@ class HostNetwork:
             if str(self.iface) not in _ip("-n", ns, "-4", "addr", "show", "dev", br).stdout:
                 _ip("-n", ns, "addr", "add", str(self.iface), "dev", br)
             _ip("-n", ns, "link", "set", br, "up")
+            if self.config.isolate_ports and self._nft("list table bridge " + NFT_TABLE, check=False) != 0:
+                self._nft(BASE_RULES)
 
     def _ensure_dhcp(self) -> None:
         with self._locked():
@@ -113,12 +158,12 @@ class HostNetwork:
             if not hosts.exists():
                 hosts.write_text("")
                 hosts.chmod(0o644)
-            if self._dnsmasq_pid() is None:
+            if self.dnsmasq_pid() is None:
                 self._start_dnsmasq()
 
     def teardown(self) -> None:
         """Stop dnsmasq and delete the namespace (with its bridge and taps); idempotent."""
-        pid = self._dnsmasq_pid()
+        pid = self.dnsmasq_pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             for _ in range(50):
@@ -143,6 +188,9 @@ class HostNetwork:
         if not self.has_port(tap):
             _ip("-n", ns, "tuntap", "add", "dev", tap, "mode", "tap")
         _ip("-n", ns, "link", "set", tap, "master", self.config.bridge, "up")
+        if self.config.isolate_ports:
+            _ip("-n", ns, "link", "set", "dev", tap, "type", "bridge_slave", "isolated", "on")
+            self._nft(port_rules(tap, mac, ip))
         # The reservation is written before dnsmasq is (re)started, so a fresh dnsmasq reads it
         # at start-up; a running one re-reads it on SIGHUP.
         self._edit_hosts(mac, f"{mac},{ip},{hostname}" if ip else f"{mac},{hostname}")
@@ -152,8 +200,19 @@ class HostNetwork:
         """Delete ``tap`` and the reservation of ``mac``; idempotent."""
         if self.exists() and self.has_port(tap):
             _ip("-n", self.namespace, "link", "del", tap, check=False)
+        if self.exists() and self.config.isolate_ports:
+            self._nft(f'delete element bridge {NFT_TABLE} ports {{ "{tap}" }}', check=False)
+            self._nft(f"delete chain bridge {NFT_TABLE} port_{tap}", check=False)
         if (self.run_dir / "dhcp-hosts").exists():
             self._edit_hosts(mac, None)
+
+    def _nft(self, script: str, check: bool = True) -> int:
+        """Run an nftables script inside the namespace; its return code."""
+        result = subprocess.run(self.exec_argv(["nft", "-f", "-"]), input=script, capture_output=True, text=True,
+                                check=False)
+        if check and result.returncode != 0:
+            raise PermanentError(f"nftables refused the port rules in {self.namespace}: {result.stderr.strip()}")
+        return result.returncode
 
     def has_port(self, tap: str) -> bool:
         return self.exists() and _ip("-n", self.namespace, "link", "show", tap, check=False).returncode == 0
@@ -181,11 +240,11 @@ class HostNetwork:
             tmp.write_text("".join(f"{ln}\n" for ln in lines))
             tmp.chmod(0o644)
             os.replace(tmp, path)
-            pid = self._dnsmasq_pid()
+            pid = self.dnsmasq_pid()
             if pid is not None:
                 os.kill(pid, signal.SIGHUP)
 
-    def _dnsmasq_pid(self) -> int | None:
+    def dnsmasq_pid(self) -> int | None:
         pidfile = self.run_dir / "dnsmasq.pid"
         try:
             pid = int(pidfile.read_text().strip())

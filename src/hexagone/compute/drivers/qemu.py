@@ -8,7 +8,8 @@ Power states: pid file absent (or left by a previous host boot) → ``STOPPED``;
 QMP ``query-status`` (``running`` → ``RUNNING``, ``paused`` → ``PAUSED``, ``guest-panicked``/
 ``internal-error`` → ``CRASHED``); pid file of this host boot naming a dead process →
 ``CRASHED``. The guest is ready once ``READY_MARKER``
-appears on its serial console after the current boot began.
+appears on its serial console after the current boot began (noticed by the console reader,
+``serial.py``, which keeps the log bounded), and is at the address it was given.
 
 QEMU runs inside the host network's namespace (``hostnet.py``) with one tap per instance.
 Base images carrying an ``image.json`` (``hexagone.images.manifest``) boot their kernel
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hexagone.compute.driver import READY_MARKER, HostInventory, InstanceSpec, InstanceStatus, PowerState
-from hexagone.compute.drivers import guestssh
+from hexagone.compute.drivers import guestssh, serial
 from hexagone.compute.drivers.accel import probe_accel
 from hexagone.compute.drivers.hostnet import HostNetwork, HostNetworkConfig
 from hexagone.compute.drivers.qemu_cmd import LaunchPlan, qemu_argv
@@ -73,9 +74,10 @@ class QemuDriverConfig:
     canary_image_dir: Path | None = None
     hotplug_ports: int = 4
     soft_reboot_timeout: float = 60.0
+    serial_log_max_bytes: int = serial.DEFAULT_MAX_BYTES  # on disk: at most twice this per instance
 
 
-HOST_TOOLS = ("qemu-system-x86_64", "qemu-img", "genisoimage", "dnsmasq", "ip", "ssh", "ssh-keygen")
+HOST_TOOLS = ("qemu-system-x86_64", "qemu-img", "genisoimage", "dnsmasq", "ip", "nft", "ssh", "ssh-keygen")
 
 
 def host_problem() -> str | None:
@@ -99,6 +101,7 @@ class QemuDriver:
         self._accel: str | None = None
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._readers: dict[str, serial.SerialReader] = {}
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -141,8 +144,40 @@ class QemuDriver:
             state, detail = _QMP_STATES.get(raw, PowerState.RUNNING), f"qemu status {raw}"
         except QmpError as exc:
             state, detail = PowerState.RUNNING, f"monitor not answering: {exc.message}"
-        ready = state is PowerState.RUNNING and f.marker_seen(READY_MARKER)
-        return InstanceStatus(instance_id, state, guest_ready=ready, pid=pid, accel=accel, detail=detail)
+        self._read_console(f)
+        ready = state is PowerState.RUNNING and f.ready_seen()
+        problem = self._address_problem(f) if ready else ""
+        return InstanceStatus(instance_id, state, guest_ready=ready and not problem, pid=pid, accel=accel,
+                              detail=detail, problem=problem)
+
+    def _read_console(self, f: InstanceFiles) -> None:
+        """Make sure a reader copies the running QEMU's console into the bounded log (after a
+        launch, and after an agent restart for guests that kept running)."""
+        with self._guard:
+            reader = self._readers.get(f.instance_id)
+            if reader is not None and reader.alive():
+                return
+            try:
+                sock = serial.connect(f.serial_socket)
+            except OSError as exc:
+                log.debug("console of %s not readable yet: %s", f.instance_id, exc)
+                return
+            self._readers[f.instance_id] = serial.SerialReader(
+                sock, f.serial_log, f.ready_file, READY_MARKER.encode(), self.config.serial_log_max_bytes
+            ).start()
+
+    def _address_problem(self, f: InstanceFiles) -> str:
+        """Why the guest is not at the address it was given, if it is not (dnsmasq could not read
+        its reservation and leased a pool address instead, say)."""
+        spec = f.read_spec()
+        if self.network is None or spec is None or not spec.ip:
+            return ""
+        leased = self.network.lease_ip(spec.mac or default_mac(spec.instance_id))
+        if leased is None or leased == spec.ip:
+            return ""
+        return (f"The guest took address {leased} instead of its own {spec.ip}, so it cannot be reached "
+                f"at {spec.ip}: the host's DHCP server did not apply its reservation "
+                f"(see {self.network.run_dir / 'dnsmasq.log'}). Reboot it once the host is fixed.")
 
     def _launch(self, f: InstanceFiles, spec: InstanceSpec) -> None:
         image = Path(spec.image_path).resolve()
@@ -161,7 +196,7 @@ class QemuDriver:
             self.network.add_port(tap, mac, spec.ip, spec.guest_hostname)
         plan = LaunchPlan(
             instance_id=spec.instance_id, vcpus=spec.vcpus, ram_mb=spec.ram_mb, accel=self.accel(),
-            disk=f.disk, seed=f.seed, serial_log=f.serial_log, pidfile=f.pidfile,
+            disk=f.disk, seed=f.seed, serial_socket=f.serial_socket.name, pidfile=f.pidfile,
             qmp_socket=sock if len(sock) < 100 else "qmp.sock", kernel=kernel, initrd=initrd,
             cmdline=cmdline, tap=tap, mac=mac, machine=self.config.machine,
             hotplug_ports=self.config.hotplug_ports,
@@ -186,6 +221,7 @@ class QemuDriver:
         if result.returncode != 0:
             raise PermanentError(f"QEMU did not start instance {spec.instance_id}: {message[-500:]}")
         log.info("started instance %s (accel %s)", spec.instance_id, plan.accel)
+        self._read_console(f)
 
     def _kill(self, f: InstanceFiles, grace: float) -> None:
         """Make QEMU go away: QMP ``quit``, then SIGKILL after ``grace`` seconds."""
@@ -202,6 +238,10 @@ class QemuDriver:
         f = self._files(instance_id)
         spec = f.read_spec()
         self._kill(f, grace=3.0)
+        with self._guard:
+            reader = self._readers.pop(instance_id, None)
+        if reader is not None:
+            reader.stop()
         if self.network is not None:
             mac = (spec.mac if spec else "") or default_mac(instance_id)
             self.network.remove_port(tap_name(instance_id), mac)

@@ -16,7 +16,7 @@ class LaunchPlan:
     accel: str
     disk: Path
     seed: Path
-    serial_log: Path
+    serial_socket: str
     pidfile: Path
     qmp_socket: str
     kernel: Path | None = None
@@ -29,9 +29,10 @@ class LaunchPlan:
 
 
 def qemu_argv(plan: LaunchPlan, qemu: str = "qemu-system-x86_64") -> list[str]:
-    """A daemonising QEMU: q35, virtio disk + seed, serial to a file, QMP on a unix socket.
+    """A daemonising QEMU: q35, virtio disk + seed, QMP on a unix socket, the serial console on
+    another one (read by the driver into a bounded log, ``serial.py``; discarded while unread).
 
-    ``qmp_socket`` may be relative to the working directory QEMU is started in (unix socket
+    ``qmp_socket`` and ``serial_socket`` may be relative to the working directory QEMU is started in (unix socket
     paths are limited to 108 bytes).
     """
     argv = [qemu, "-name", f"guest={plan.instance_id}", "-machine", plan.machine]
@@ -43,7 +44,8 @@ def qemu_argv(plan: LaunchPlan, qemu: str = "qemu-system-x86_64") -> list[str]:
         "-m", str(plan.ram_mb), "-smp", str(plan.vcpus),
         "-nodefaults", "-no-user-config", "-display", "none",
         "-daemonize", "-pidfile", str(plan.pidfile),
-        "-chardev", f"file,id=serial0,path={plan.serial_log},append=on", "-serial", "chardev:serial0",
+        "-chardev", f"socket,id=serial0,path={plan.serial_socket},server=on,wait=off",
+        "-serial", "chardev:serial0",
         "-qmp", f"unix:{plan.qmp_socket},server=on,wait=off",
         # A guest kernel panic freezes the VM (QMP status guest-panicked, reported CRASHED)
         # instead of rebooting it, so its console shows why.

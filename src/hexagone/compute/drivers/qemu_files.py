@@ -3,8 +3,10 @@
     <state_dir>/instances/<id>/spec.json   the InstanceSpec, written first, removed last
                               disk.qcow2   overlay on the (never written) base image
                               seed.iso     NoCloud seed (``seed.py``)
-                              serial.log   the serial console, appended across boots
-                              boot.offset  size of serial.log when the current boot began
+                              serial.sock  the serial console's socket (QEMU listens, the driver reads)
+                              serial.log   the serial console, across boots, bounded (``serial.py``)
+                              serial.log.1 the previous part of it
+                              ready        present once the guest printed its ready marker this boot
                               accel        the accelerator the running QEMU was started with
                               host.boot    the host's boot id when QEMU was started
                               qmp.sock     QMP monitor
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from hexagone.compute.driver import InstanceSpec, check_instance_id
+from hexagone.compute.drivers import serial
 from hexagone.compute.drivers.hostnet import pid_alive
 from hexagone.compute.ipam import mac_for
 
@@ -61,7 +64,8 @@ class InstanceFiles:
         self.serial_log = self.path / "serial.log"
         self.qmp_socket = self.path / "qmp.sock"
         self.pidfile = self.path / "pid"
-        self.boot_offset = self.path / "boot.offset"
+        self.serial_socket = self.path / "serial.sock"
+        self.ready_file = self.path / "ready"
         self.accel_file = self.path / "accel"
         self.host_boot = self.path / "host.boot"
 
@@ -98,9 +102,9 @@ class InstanceFiles:
             return None
 
     def mark_boot(self, accel: str) -> None:
-        """Record where this boot's console output starts, and the accelerator it runs on."""
-        size = self.serial_log.stat().st_size if self.serial_log.exists() else 0
-        self.boot_offset.write_text(str(size))
+        """Record that a boot begins (the guest is not ready until it says so again), and the
+        accelerator it runs on."""
+        self.ready_file.unlink(missing_ok=True)
         self.accel_file.write_text(accel)
         self.host_boot.write_text(host_boot_id())
 
@@ -110,22 +114,13 @@ class InstanceFiles:
         except OSError:
             return False
 
-    def marker_seen(self, marker: str) -> bool:
-        """Whether ``marker`` was printed on the console since the current boot began."""
-        try:
-            offset = int(self.boot_offset.read_text())
-            with open(self.serial_log, "rb") as f:
-                f.seek(offset)
-                return marker.encode() in f.read()
-        except (OSError, ValueError):
-            return False
+    def ready_seen(self) -> bool:
+        """Whether the guest printed its ready marker since the current boot began (recorded by
+        the console reader, so the log is never read for it)."""
+        return self.ready_file.exists()
 
     def console_tail(self, tail_bytes: int) -> str:
-        if not self.serial_log.exists():
-            return ""
-        with open(self.serial_log, "rb") as f:
-            f.seek(max(0, self.serial_log.stat().st_size - tail_bytes))
-            return f.read().decode(errors="replace")
+        return serial.tail(self.serial_log, tail_bytes)
 
     def remove(self) -> None:
         """Delete the directory; ``spec.json`` goes last, so until then the leftovers stay listed."""
