@@ -71,11 +71,24 @@ class UsageOut(Out):
     unpriced: list[Unpriced]
 
 
+class HeldInvoiceOut(Out):
+    issuer_org_id: Id
+    account_org_id: Id
+    reason: str = Field(
+        examples=["Reseller A cannot issue invoices yet: its legal identity lacks a VAT id. Complete it with …"]
+    )
+
+
 class PeriodClosed(Out):
     period: Month
     issued: int = Field(examples=[12])
     skipped: int
     unpriced: list[Unpriced]
+    held: list[HeldInvoiceOut] = Field(
+        default_factory=list,
+        description="Invoices not issued (no number taken) because their issuer's legal identity is incomplete; "
+        "closing the period again issues them once it is complete.",
+    )
 
 
 class Correction(Out):
