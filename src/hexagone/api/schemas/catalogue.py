@@ -42,6 +42,9 @@ class KeypairCreated(KeypairOut):
     private_key: str | None = Field(
         None, description="Only when the server generated the key: shown this once (null on an idempotent replay)."
     )
+    withheld: dict[str, str] | None = Field(
+        None, description="On a replay: the secret fields that were not kept, and why."
+    )
 
 
 class ImageOut(Out):

@@ -74,7 +74,13 @@ class ApiKeyOut(Out):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    secret: str = Field(examples=["hxk_3f9a…"], description="The key itself: shown in this answer only.")
+    secret: str | None = Field(
+        examples=["hxk_3f9a…"],
+        description="The key itself: shown in this answer only (null on a replay of the same Idempotency-Key).",
+    )
+    withheld: dict[str, str] | None = Field(
+        None, description="On a replay: the secret fields that were not kept, and why."
+    )
 
 
 class ZoneOut(Out):
