@@ -79,7 +79,9 @@ def test_a_guest_at_another_address_than_its_own_says_so_on_the_instance(api, rt
         reporter = AgentClient(url)
         reporter.credential = (tmp_path / "agent" / "credential").read_text().strip()
         problem = "The guest took address 10.200.0.174 instead of its own 10.200.0.10, so it cannot be reached."
-        reporter.report([{"instance_id": iid, "power_state": "RUNNING", "guest_ready": False, "detail": problem}], [])
+        revision = int(reporter.desired(0, 0)["revision"])  # observed against the current desired state
+        reporter.report("test-reporter", 1, revision,
+                        [{"instance_id": iid, "power_state": "RUNNING", "guest_ready": False, "detail": problem}], [])
         reporter.close()
     shown = t.member.ok("GET", f"/v1/instances/{iid}")
     assert shown["state"] == "RUNNING" and shown["guest_ready"] is False and shown["error_reason"] == problem
