@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import RESELLER_LEGAL
+
 pytestmark = pytest.mark.integration
 
 TAX_CHANGES: list[dict[str, Any]] = [
@@ -25,7 +27,7 @@ def last_update(s: Any, org_id: str) -> dict[str, Any]:
 
 def test_a_customer_admin_cannot_change_its_own_tax_identity(api):
     op = api.admin()
-    reseller = api.org(op, api.root_id(op), "reseller", country="FR")
+    reseller = api.org(op, api.root_id(op), "reseller", **RESELLER_LEGAL)
     _, r_admin = api.user(op, reseller["id"], ["admin"])
     cust = api.org(r_admin, reseller["id"], "customer", country="FR")
     _, c_admin = api.user(op, cust["id"], ["owner"])
@@ -42,7 +44,7 @@ def test_a_customer_admin_cannot_change_its_own_tax_identity(api):
 
 def test_the_issuer_or_the_operator_changes_it_and_the_change_is_audited(api):
     op = api.admin()
-    reseller = api.org(op, api.root_id(op), "reseller", country="FR")
+    reseller = api.org(op, api.root_id(op), "reseller", **RESELLER_LEGAL)
     _, r_admin = api.user(op, reseller["id"], ["admin"])
     cust = api.org(r_admin, reseller["id"], "customer", country="FR")
     r_admin.ok("PATCH", f"/v1/organisations/{cust['id']}", {"country": "DE", "vat_id": "DE123456789"})
