@@ -37,6 +37,9 @@ def test_settings(data_dir: Path, url: str, **extra: Any) -> Settings:
         # every TestClient request comes from one address ("testclient") and the frozen clock never
         # refills a bucket: the policy matrix alone logs in more often than a real source (or account) may
         "auth_rate_per_source": 1000, "auth_rate_per_account": 1000,
+        # and one test principal may run many requests at once (concurrency tests): the per-principal
+        # admission limits are tested with their own settings in test_admission.py
+        "admission_concurrency_per_principal": 1000,
     }
     values.update(extra)
     return Settings(**values)
