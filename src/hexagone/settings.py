@@ -59,11 +59,12 @@ class Settings(BaseSettings):
         "unknown names (one audit record per source and window, with a count)."
     )
     auth_rate_per_source: int = Field(
-        30, description="Authentication attempts (login, Keystone tokens, password and TOTP changes) one source "
-        "address may make per window; 429 with Retry-After above. 0: unlimited."
+        600, description="Authentication attempts (login, Keystone tokens, password and TOTP changes) one source "
+        "address may make per window; 429 with Retry-After above. 0: unlimited. OpenStack tools ask for tokens "
+        "often (a Tempest run, a CI pipeline, Terraform): guessing is bounded by the lockout and the hashing queue."
     )
     auth_rate_per_account: int = Field(
-        10, description="Authentication attempts per account (login name or user id) per window; 429 above. "
+        120, description="Authentication attempts per account (login name or user id) per window; 429 above. "
         "0: unlimited."
     )
     admission_enabled: bool = Field(
